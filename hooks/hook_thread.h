@@ -1,0 +1,60 @@
+// HookThread: the one thread on which every hook runs. Worker threads hand it
+// finished records through submit(), which never blocks and never allocates
+// beyond the record itself; the hook thread's own libuv loop formats and
+// writes them. See DESIGN.md, "Threads and data flow".
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "hooks/record.h"
+
+namespace afterhook::hooks {
+
+struct HookCounters {
+    std::string hook;
+    uint64_t delivered = 0;
+    uint64_t failed = 0;
+    uint64_t dropped = 0;
+    uint64_t retried = 0;
+    uint64_t queue_depth = 0;
+};
+
+class HookThread {
+public:
+    // `queue_capacity` bounds the records waiting between the workers and the
+    // hook thread; a record that does not fit is dropped and counted.
+    explicit HookThread(const config::Config& config, size_t queue_capacity = 65536);
+    ~HookThread();  // stops the thread if still running (no drain)
+    HookThread(const HookThread&) = delete;
+    HookThread& operator=(const HookThread&) = delete;
+
+    // Opens the sinks (files are opened here so that a bad path fails start-up
+    // with a clear error) and starts the thread. Throws std::runtime_error.
+    void start();
+
+    // Any thread. Never blocks. Returns false when the queue is full: the
+    // record is dropped and counted in records_dropped().
+    bool submit(Record&& record);
+
+    // Delivers everything queued, waiting at most until `deadline`, flushes the
+    // sinks and joins the thread. Returns the number of records left undelivered.
+    uint64_t stop(std::chrono::steady_clock::time_point deadline);
+
+    // SIGUSR1: reopen log files (rotation). Any thread.
+    void reopen_logs();
+
+    uint64_t records_submitted() const;
+    uint64_t records_dropped() const;       // queue between workers and hook thread was full
+    std::vector<HookCounters> counters() const;  // one entry per configured hook
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace afterhook::hooks
