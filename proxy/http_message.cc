@@ -1,0 +1,35 @@
+#include "proxy/http_message.h"
+
+namespace afterhook::proxy {
+
+namespace {
+char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+}  // namespace
+
+bool iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i)
+        if (lower(a[i]) != lower(b[i])) return false;
+    return true;
+}
+
+std::string to_lower(std::string_view text) {
+    std::string out(text);
+    for (char& c : out) c = lower(c);
+    return out;
+}
+
+const HeaderField* MessageHead::find(std::string_view name) const {
+    for (const auto& field : fields)
+        if (iequals(field.name, name)) return &field;
+    return nullptr;
+}
+
+size_t MessageHead::count(std::string_view name) const {
+    size_t n = 0;
+    for (const auto& field : fields)
+        if (iequals(field.name, name)) ++n;
+    return n;
+}
+
+}  // namespace afterhook::proxy

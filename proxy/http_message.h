@@ -1,0 +1,41 @@
+// MessageHead: one parsed HTTP/1.x request or response head, owning its
+// strings. Field names keep the case they arrived in; lookups ignore case.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace afterhook::proxy {
+
+struct HeaderField {
+    std::string name;
+    std::string value;  // optional whitespace around the value already removed
+};
+
+bool iequals(std::string_view a, std::string_view b);
+std::string to_lower(std::string_view text);
+
+struct MessageHead {
+    std::string method;  // requests only
+    std::string target;  // requests only
+    int status = 0;      // responses only
+    std::string reason;  // responses only
+    int version_major = 1;
+    int version_minor = 1;
+    std::vector<HeaderField> fields;
+
+    // Framing as the parser understood it.
+    bool chunked = false;
+    std::optional<uint64_t> content_length;
+    bool upgrade = false;     // request: asks to upgrade; response: 101 accepted
+    bool keep_alive = false;  // what the sender asked for (llhttp_should_keep_alive)
+
+    const HeaderField* find(std::string_view name) const;  // first field with that name
+    size_t count(std::string_view name) const;
+    bool is_http10() const { return version_major == 1 && version_minor == 0; }
+};
+
+}  // namespace afterhook::proxy
