@@ -212,15 +212,26 @@ int HttpParser::on_header_value_complete() {
     return 0;
 }
 
-bool HttpParser::check_transfer_encoding() {
-    // llhttp has already refused a final coding other than chunked and a
-    // repeated chunked. What is left to refuse: any other coding before it,
-    // which afterhook would have to forward undecoded after re-framing.
+// Returns 0 when Transfer-Encoding is exactly "chunked", else the status to
+// answer: 400 when chunked is not the final coding (the length is unknown,
+// RFC 9112 section 6.3), 501 when other codings come before it (afterhook
+// re-frames bodies and would have to forward them undecoded).
+int HttpParser::check_transfer_encoding() const {
+    std::vector<std::string_view> codings;
     for (const auto& field : head_.fields) {
         if (!iequals(field.name, "transfer-encoding")) continue;
-        if (!iequals(trim(field.value), "chunked")) return false;
+        std::string_view list = field.value;
+        size_t start = 0;
+        while (start <= list.size()) {
+            size_t comma = list.find(',', start);
+            if (comma == std::string_view::npos) comma = list.size();
+            std::string_view coding = trim(list.substr(start, comma - start));
+            if (!coding.empty()) codings.push_back(coding);
+            start = comma + 1;
+        }
     }
-    return head_.count("transfer-encoding") <= 1;
+    if (codings.empty() || !iequals(codings.back(), "chunked")) return 400;
+    return codings.size() == 1 ? 0 : 501;
 }
 
 bool HttpParser::check_head() {
@@ -235,8 +246,8 @@ bool HttpParser::check_head() {
         user_error(400, "Transfer-Encoding in an HTTP/1.0 message");
         return false;
     }
-    if (has_te && !check_transfer_encoding()) {
-        user_error(type_ == Type::request ? 501 : 502, "unsupported transfer coding");
+    if (int status = has_te ? check_transfer_encoding() : 0; status != 0) {
+        user_error(status, status == 501 ? "unsupported transfer coding" : "chunked is not the final transfer coding");
         return false;
     }
     if (type_ == Type::request) {

@@ -111,7 +111,7 @@ private:
     int count_head_bytes(const char* end);
     int user_error(int status, const char* reason);
     bool check_head();
-    bool check_transfer_encoding();
+    int check_transfer_encoding() const;
     Result translate(llhttp_errno_t err, const char* data, size_t length);
 
     Type type_;
