@@ -125,8 +125,10 @@ Config default_config() {
 
 std::string Address::to_string() const {
     const bool ipv6 = host.find(':') != std::string::npos;
-    std::string text = ipv6 ? "[" + host + "]" : host;
-    return text + ":" + std::to_string(port);
+    std::string text;
+    if (ipv6) text.append("[").append(host).append("]");
+    else text.append(host);
+    return text.append(":").append(std::to_string(port));
 }
 
 // A problem without a position (an unreadable file) renders as "file: message";
@@ -134,13 +136,13 @@ std::string Address::to_string() const {
 std::string ConfigError::to_string() const {
     std::string text = file;
     if (line > 0) {
-        text += ":" + std::to_string(line) + ":" + std::to_string(column);
+        text.append(":").append(std::to_string(line)).append(":").append(std::to_string(column));
     }
     text += ": ";
     if (!key_path.empty()) {
-        text += key_path + ": ";
+        text.append(key_path).append(": ");
     }
-    return text + message;
+    return text.append(message);
 }
 
 // A number with one unit: ms, s, m or h. A fraction is allowed when the
