@@ -1,0 +1,425 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2016  # backquotes in printf formats are Markdown, not expansions
+# Side-by-side benchmark: afterhook (no hooks) against nginx and HAProxy as
+# reverse proxies, and against the upstream reached directly, with the same
+# wrk load; then afterhook's memory per idle keep-alive client connection.
+# See tests/bench/README.md. Progress goes to stderr; the Markdown report goes
+# to stdout and to tests/bench/results.md (overwritten).
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$BENCH_DIR/../.." && pwd)
+CONF_DIR=$BENCH_DIR/conf
+RESULTS=$BENCH_DIR/results.md
+export PATH=$PATH:/usr/sbin:/sbin
+
+BENCH_DURATION=${BENCH_DURATION:-10s}
+BENCH_CONNECTIONS=${BENCH_CONNECTIONS:-64}
+BENCH_ROUNDS=${BENCH_ROUNDS:-3}
+BENCH_THREADS=${BENCH_THREADS:-2}
+BENCH_WARMUP=${BENCH_WARMUP:-2s}
+BENCH_WORKERS=${BENCH_WORKERS:-1 2}
+BENCH_UPSTREAM_WORKERS=${BENCH_UPSTREAM_WORKERS:-2}
+BENCH_IDLE_CONNECTIONS=${BENCH_IDLE_CONNECTIONS:-10000}
+BENCH_KEEP_TMP=${BENCH_KEEP_TMP:-0}
+
+CONTENDERS=(direct afterhook nginx haproxy)
+declare -A LABEL=(
+    [direct]="direct to upstream (no proxy)"
+    [afterhook]="afterhook (hooks: [])"
+    [nginx]="nginx proxy_pass"
+    [haproxy]="HAProxy"
+)
+
+say() { printf '[bench] %s\n' "$*" >&2; }
+die() { printf '[bench] error: %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------- settings --
+
+check_settings() {
+    [[ $BENCH_ROUNDS =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS must be a positive integer, got '$BENCH_ROUNDS'"
+    [[ $BENCH_CONNECTIONS =~ ^[1-9][0-9]*$ ]] || die "BENCH_CONNECTIONS must be a positive integer, got '$BENCH_CONNECTIONS'"
+    [[ $BENCH_THREADS =~ ^[1-9][0-9]*$ ]] || die "BENCH_THREADS must be a positive integer, got '$BENCH_THREADS'"
+    ((BENCH_CONNECTIONS >= BENCH_THREADS)) || die "BENCH_CONNECTIONS must be at least BENCH_THREADS"
+    [[ $BENCH_DURATION =~ ^[1-9][0-9]*[smh]?$ ]] || die "BENCH_DURATION must look like 10s or 1m, got '$BENCH_DURATION'"
+    [[ $BENCH_WARMUP =~ ^[0-9]+[smh]?$ ]] || die "BENCH_WARMUP must look like 2s or 0, got '$BENCH_WARMUP'"
+    [[ $BENCH_UPSTREAM_WORKERS =~ ^[1-9][0-9]*$ ]] || die "BENCH_UPSTREAM_WORKERS must be a positive integer"
+    [[ $BENCH_IDLE_CONNECTIONS =~ ^[1-9][0-9]*$ ]] || die "BENCH_IDLE_CONNECTIONS must be a positive integer"
+    local w
+    for w in $BENCH_WORKERS; do
+        [[ $w =~ ^[1-9][0-9]*$ ]] || die "BENCH_WORKERS must list positive integers, got '$BENCH_WORKERS'"
+    done
+}
+
+# ------------------------------------------------------------ dependencies --
+
+as_root() {
+    if ((EUID == 0)); then
+        "$@"
+    elif command -v sudo >/dev/null; then
+        sudo "$@"
+    else
+        die "need root (or sudo) to run: $*"
+    fi
+}
+
+# Installs the missing tools with apt-get; `apt-get update` runs only when
+# something has to be installed.
+install_dependencies() {
+    local missing=()
+    if ! command -v nginx >/dev/null; then
+        if apt-cache show nginx-light >/dev/null 2>&1; then missing+=(nginx-light); else missing+=(nginx); fi
+    fi
+    command -v haproxy >/dev/null || missing+=(haproxy)
+    command -v wrk >/dev/null || missing+=(wrk)
+    command -v ps >/dev/null || missing+=(procps)
+    command -v python3 >/dev/null || missing+=(python3)
+    command -v curl >/dev/null || missing+=(curl)
+    if ((${#missing[@]} == 0)); then
+        return
+    fi
+    say "installing ${missing[*]}"
+    as_root apt-get update -q >&2
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+    # nginx-light was not installable under that name: fall back to nginx.
+    command -v nginx >/dev/null || as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nginx >&2
+}
+
+# Sets AFTERHOOK: $AFTERHOOK_BIN if given, else build/afterhook, built as
+# Release when it does not exist yet.
+find_afterhook() {
+    if [[ -n ${AFTERHOOK_BIN:-} ]]; then
+        [[ -x $AFTERHOOK_BIN ]] || die "AFTERHOOK_BIN=$AFTERHOOK_BIN is not an executable"
+        AFTERHOOK=$AFTERHOOK_BIN
+        return
+    fi
+    AFTERHOOK=$ROOT/build/afterhook
+    if [[ ! -x $AFTERHOOK ]]; then
+        say "building afterhook (Release) in $ROOT/build"
+        cmake -S "$ROOT" -B "$ROOT/build" -DCMAKE_BUILD_TYPE=Release >&2
+        cmake --build "$ROOT/build" -j"$(nproc)" --target afterhook >&2
+    fi
+}
+
+# The idle-connection measurement needs one descriptor per connection in the
+# client helper and in afterhook (separate processes, same limit).
+raise_fd_limit() {
+    local need=$((BENCH_IDLE_CONNECTIONS + 1024))
+    if (($(ulimit -Hn) < need)); then
+        ulimit -Hn "$need" 2>/dev/null || die "hard open-file limit $(ulimit -Hn) is below $need; raise it or lower BENCH_IDLE_CONNECTIONS"
+    fi
+    if (($(ulimit -n) < need)); then
+        ulimit -n "$need"
+    fi
+}
+
+# --------------------------------------------------------------- processes --
+
+TMP=
+PIDS=()
+
+# Stops one process we started: SIGTERM, up to 10 s of grace, then SIGKILL.
+stop_pid() {
+    local pid=$1 i
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    local kept=() p
+    for p in "${PIDS[@]}"; do [[ $p == "$pid" ]] || kept+=("$p"); done
+    PIDS=("${kept[@]}")
+}
+
+cleanup() {
+    local i
+    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+        stop_pid "${PIDS[i]}"
+    done
+    if [[ -n $TMP && -d $TMP ]]; then
+        if [[ $BENCH_KEEP_TMP == 1 ]]; then say "kept $TMP"; else rm -rf "$TMP"; fi
+    fi
+}
+
+# Runs "$@" in the background with output to $1's log; sets STARTED_PID.
+start_bg() {
+    local name=$1
+    shift
+    : >"$TMP/$name.out"  # exist before the process does, so polling never races it
+    : >"$TMP/$name.err"
+    "$@" >>"$TMP/$name.out" 2>>"$TMP/$name.err" </dev/null &
+    STARTED_PID=$!
+    PIDS+=("$STARTED_PID")
+}
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Substitutes @NAME@ placeholders: render TEMPLATE OUT NAME=VALUE...
+render() {
+    local template=$1 out=$2
+    shift 2
+    local text pair
+    text=$(<"$template")
+    for pair in "$@"; do
+        text=${text//@${pair%%=*}@/${pair#*=}}
+    done
+    printf '%s\n' "$text" >"$out"
+}
+
+# nginx's temp directories, inside DIR, for the modules this nginx has (so
+# nothing depends on /var/lib/nginx existing).
+nginx_temp_paths() {
+    local dir=$1 built line=""
+    built=$(nginx -V 2>&1)
+    line+="client_body_temp_path $dir/body; proxy_temp_path $dir/proxy;"
+    local module
+    for module in fastcgi uwsgi scgi; do
+        [[ $built == *"--without-http_${module}_module"* ]] || line+=" ${module}_temp_path $dir/$module;"
+    done
+    printf '%s' "$line"
+}
+
+# Waits until URL answers 200 with the upstream's body, or dies after 10 s.
+wait_http() {
+    local url=$1 pid=$2 name=$3 i
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$pid" 2>/dev/null || die "$name exited at start: $(tail -n 20 "$TMP/$name.err" 2>/dev/null)"
+        if [[ $(curl -s --max-time 1 "$url" 2>/dev/null) == "hello world" ]]; then
+            return
+        fi
+        sleep 0.1
+    done
+    die "$name did not answer 'hello world' on $url within 10 s: $(tail -n 20 "$TMP/$name.err" 2>/dev/null)"
+}
+
+start_nginx() {  # NAME TEMPLATE WORKERS PORT -> STARTED_PID
+    local name=$1 template=$2 workers=$3 port=$4 dir=$TMP/$1
+    mkdir -p "$dir"
+    render "$template" "$dir/nginx.conf" "WORKERS=$workers" "DIR=$dir" "PORT=$port" \
+        "UPSTREAM_PORT=$UPSTREAM_PORT" "TEMP_PATHS=$(nginx_temp_paths "$dir")"
+    start_bg "$name" nginx -p "$dir" -c "$dir/nginx.conf"
+    wait_http "http://127.0.0.1:$port/" "$STARTED_PID" "$name"
+}
+
+start_haproxy() {  # NAME WORKERS PORT -> STARTED_PID
+    local name=$1 workers=$2 port=$3
+    render "$CONF_DIR/haproxy.cfg.in" "$TMP/$name.cfg" "WORKERS=$workers" "PORT=$port" "UPSTREAM_PORT=$UPSTREAM_PORT"
+    haproxy -c -q -f "$TMP/$name.cfg" >&2 || die "haproxy rejected $TMP/$name.cfg"
+    start_bg "$name" haproxy -db -f "$TMP/$name.cfg"
+    wait_http "http://127.0.0.1:$port/" "$STARTED_PID" "$name"
+}
+
+# Starts afterhook on CONFIG and waits for its `listening address=` line;
+# sets STARTED_PID and STARTED_PORT.
+start_afterhook() {  # NAME CONFIG
+    local name=$1 config=$2 i address=""
+    start_bg "$name" "$AFTERHOOK" --config "$config"
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$STARTED_PID" 2>/dev/null || die "$name exited at start: $(tail -n 20 "$TMP/$name.err")"
+        address=$(sed -n 's/.* listening address=\([^ ]*\).*/\1/p' "$TMP/$name.err" | head -n 1)
+        [[ -n $address ]] && break
+        sleep 0.1
+    done
+    [[ -n $address ]] || die "$name printed no 'listening address=' within 10 s: $(tail -n 20 "$TMP/$name.err")"
+    STARTED_PORT=${address##*:}
+    wait_http "http://127.0.0.1:$STARTED_PORT/" "$STARTED_PID" "$name"
+}
+
+# ------------------------------------------------------------- measurement --
+
+wrk_run() {  # PORT DURATION OUTFILE
+    wrk -t"$BENCH_THREADS" -c"$BENCH_CONNECTIONS" -d"$2" --latency "http://127.0.0.1:$1/" >"$3" 2>&1 ||
+        die "wrk failed against port $1: $(cat "$3")"
+}
+
+# Measures every contender at one worker count: start the three proxies,
+# warm each up once, then BENCH_ROUNDS rounds in which every contender runs
+# once, the order rotating by one each round so none always runs first or
+# right after the same neighbour. Appends one manifest line per wrk run.
+measure_workers() {
+    local workers=$1 key round i
+    declare -A port=([direct]=$UPSTREAM_PORT)
+    local group_pids=()
+
+    port[nginx]=$(free_port)
+    start_nginx "proxy-nginx-w$workers" "$CONF_DIR/proxy-nginx.conf.in" "$workers" "${port[nginx]}"
+    group_pids+=("$STARTED_PID")
+
+    port[haproxy]=$(free_port)
+    start_haproxy "haproxy-w$workers" "$workers" "${port[haproxy]}"
+    group_pids+=("$STARTED_PID")
+
+    render "$CONF_DIR/afterhook.yaml.in" "$TMP/afterhook-w$workers.yaml" "WORKERS=$workers" "UPSTREAM_PORT=$UPSTREAM_PORT"
+    start_afterhook "afterhook-w$workers" "$TMP/afterhook-w$workers.yaml"
+    port[afterhook]=$STARTED_PORT
+    group_pids+=("$STARTED_PID")
+
+    if [[ $BENCH_WARMUP != 0 && $BENCH_WARMUP != 0[smh] ]]; then
+        for key in "${CONTENDERS[@]}"; do
+            say "workers=$workers warm-up $key ($BENCH_WARMUP)"
+            wrk_run "${port[$key]}" "$BENCH_WARMUP" "$TMP/warmup-$key-w$workers.txt"
+        done
+    fi
+
+    local n=${#CONTENDERS[@]}
+    for ((round = 1; round <= BENCH_ROUNDS; round++)); do
+        for ((i = 0; i < n; i++)); do
+            key=${CONTENDERS[(i + round - 1) % n]}
+            say "workers=$workers round $round/$BENCH_ROUNDS $key ($BENCH_DURATION)"
+            local out=$TMP/wrk-$key-w$workers-r$round.txt
+            wrk_run "${port[$key]}" "$BENCH_DURATION" "$out"
+            printf '%s\t%s\t%s\t%s\t%s\n' "$key" "${LABEL[$key]}" "$workers" "$round" "$out" >>"$TMP/manifest.tsv"
+        done
+    done
+
+    for i in "${group_pids[@]}"; do stop_pid "$i"; done
+}
+
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+# Reads RSS until two samples 300 ms apart agree within 1% (at most ~6 s),
+# so a number is not taken while the process is still touching new pages.
+settled_rss_kib() {
+    local pid=$1 previous current i
+    previous=$(rss_kib "$pid")
+    for ((i = 0; i < 20; i++)); do
+        sleep 0.3
+        current=$(rss_kib "$pid")
+        if ((current - previous <= previous / 100 && previous - current <= previous / 100)); then
+            break
+        fi
+        previous=$current
+    done
+    printf '%s' "$current"
+}
+
+# Fresh afterhook at WORKERS: RSS after start, then RSS with
+# BENCH_IDLE_CONNECTIONS idle keep-alive client connections (one request
+# each). Appends one Markdown table row to $TMP/rss.md.
+measure_idle_rss() {
+    local workers=$1 name=afterhook-idle-w$1 pid helper i idle with fds
+    render "$CONF_DIR/afterhook-idle.yaml.in" "$TMP/$name.yaml" "WORKERS=$workers" \
+        "UPSTREAM_PORT=$UPSTREAM_PORT" "MAX_CONNECTIONS=$((BENCH_IDLE_CONNECTIONS * 2))"
+    start_afterhook "$name" "$TMP/$name.yaml"
+    pid=$STARTED_PID
+    idle=$(settled_rss_kib "$pid")
+
+    say "workers=$workers opening $BENCH_IDLE_CONNECTIONS idle keep-alive connections to afterhook"
+    start_bg "idle-clients-w$workers" python3 "$BENCH_DIR/idle_clients.py" \
+        --port "$STARTED_PORT" --count "$BENCH_IDLE_CONNECTIONS" --hold 600
+    helper=$STARTED_PID
+    for ((i = 0; i < 1200; i++)); do
+        grep -q '^ready ' "$TMP/idle-clients-w$workers.out" && break
+        kill -0 "$helper" 2>/dev/null || die "idle_clients.py failed: $(cat "$TMP/idle-clients-w$workers.err")"
+        sleep 0.1
+    done
+    grep -q '^ready ' "$TMP/idle-clients-w$workers.out" || die "idle_clients.py not ready within 120 s"
+    with=$(settled_rss_kib "$pid")
+    fds=$(find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 | wc -l)
+    kill -0 "$pid" 2>/dev/null || die "afterhook exited while holding idle connections"
+
+    stop_pid "$helper"
+    stop_pid "$pid"
+    local per
+    per=$(awk -v a="$idle" -v b="$with" -v n="$BENCH_IDLE_CONNECTIONS" 'BEGIN { printf "%.2f", (b - a) / n }')
+    printf '| %s | %s KiB | %s KiB | %s | %s | %s KiB |\n' \
+        "$workers" "$idle" "$with" "$BENCH_IDLE_CONNECTIONS" "$fds" "$per" >>"$TMP/rss.md"
+}
+
+# ------------------------------------------------------------------ report --
+
+first_line() { "$@" 2>&1 | head -n 1 || true; }
+
+afterhook_build_type() {
+    local cache
+    cache=$(dirname "$AFTERHOOK")/CMakeCache.txt
+    if [[ -f $cache ]]; then
+        sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$cache"
+    else
+        printf 'unknown'
+    fi
+}
+
+git_revision() {
+    local rev
+    rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null) || { printf 'unknown'; return; }
+    if [[ -n $(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null) ]]; then
+        rev+=" (working tree has uncommitted changes)"
+    fi
+    printf '%s' "$rev"
+}
+
+write_report() {
+    local command="BENCH_DURATION=$BENCH_DURATION BENCH_CONNECTIONS=$BENCH_CONNECTIONS BENCH_ROUNDS=$BENCH_ROUNDS"
+    command+=" BENCH_THREADS=$BENCH_THREADS BENCH_WARMUP=$BENCH_WARMUP BENCH_WORKERS=\"$BENCH_WORKERS\""
+    command+=" BENCH_UPSTREAM_WORKERS=$BENCH_UPSTREAM_WORKERS BENCH_IDLE_CONNECTIONS=$BENCH_IDLE_CONNECTIONS"
+    [[ -n ${AFTERHOOK_BIN:-} ]] && command+=" AFTERHOOK_BIN=$AFTERHOOK_BIN"
+    command+=" bash tests/bench/run.sh"
+    {
+        printf '# afterhook benchmark results\n\n'
+        printf 'Generated by `tests/bench/run.sh` on %s. Command:\n\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+        printf '```sh\n%s\n```\n\n' "$command"
+        printf '## Machine and versions\n\n'
+        printf -- '- CPU: %s, nproc = %s\n' "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)" "$(nproc)"
+        printf -- '- Kernel: %s\n' "$(uname -sr)"
+        printf -- '- Load average (1/5/15 min) before: %s; after: %s\n' "$LOAD_BEFORE" "$(cut -d' ' -f1-3 /proc/loadavg)"
+        printf -- '- afterhook: %s, %s build, git %s\n' "$(first_line "$AFTERHOOK" --version)" "$(afterhook_build_type)" "$(git_revision)"
+        printf -- '- nginx: %s\n' "$(first_line nginx -v)"
+        printf -- '- HAProxy: %s\n' "$(first_line haproxy -v)"
+        printf -- '- wrk: %s\n' "$(first_line wrk -v)"
+        printf '\n## Throughput and latency\n\n'
+        printf 'Load: `wrk -t%s -c%s -d%s --latency http://127.0.0.1:PORT/` against every contender,\n' \
+            "$BENCH_THREADS" "$BENCH_CONNECTIONS" "$BENCH_DURATION"
+        printf '%s round(s), contenders alternating in rotating order, medians shown (each column on its own).\n' "$BENCH_ROUNDS"
+        printf 'Upstream: nginx, %s worker process(es), `return 200 "hello world\\n"`, keep-alive, no access log.\n' \
+            "$BENCH_UPSTREAM_WORKERS"
+        printf 'Keep-alive on both legs for every proxy; no proxy logs; afterhook runs with `hooks: []`.\n'
+        printf 'All processes (wrk, proxy, upstream) share the same %s CPUs: compare ratios, not absolute numbers.\n\n' "$(nproc)"
+        python3 "$BENCH_DIR/report.py" "$TMP/manifest.tsv"
+        printf '\n## afterhook memory per idle keep-alive connection\n\n'
+        printf 'Fresh afterhook (`hooks: []`): RSS once listening, then RSS with %s client connections\n' "$BENCH_IDLE_CONNECTIONS"
+        printf 'that each sent one complete request, read the response, and stayed open and idle\n'
+        printf '(`tests/bench/idle_clients.py`, 32 requests in flight at a time). RSS is VmRSS, read until stable.\n\n'
+        printf '| workers | RSS idle | RSS with connections | connections | open fds | per connection |\n'
+        printf '|---:|---:|---:|---:|---:|---:|\n'
+        cat "$TMP/rss.md"
+    } >"$RESULTS"
+    cat "$RESULTS"
+}
+
+# -------------------------------------------------------------------- main --
+
+main() {
+    check_settings
+    install_dependencies
+    find_afterhook
+    raise_fd_limit
+
+    TMP=$(mktemp -d "${TMPDIR:-/tmp}/afterhook-bench.XXXXXX")
+    chmod 755 "$TMP"  # nginx workers may run as another user
+    trap cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    : >"$TMP/manifest.tsv"
+    : >"$TMP/rss.md"
+    LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+    say "load average before: $LOAD_BEFORE (other work on this machine makes the numbers noisy)"
+
+    UPSTREAM_PORT=$(free_port)
+    start_nginx upstream "$CONF_DIR/upstream-nginx.conf.in" "$BENCH_UPSTREAM_WORKERS" "$UPSTREAM_PORT"
+
+    local workers
+    for workers in $BENCH_WORKERS; do
+        measure_workers "$workers"
+    done
+    for workers in $BENCH_WORKERS; do
+        measure_idle_rss "$workers"
+    done
+    write_report
+}
+
+main "$@"
