@@ -1,0 +1,44 @@
+// HookStats: the live counters of one hook. The hook thread writes them with
+// relaxed atomics; any thread may read them (the admin endpoint, stop()).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "hooks/hook_thread.h"
+
+namespace afterhook::hooks {
+
+struct HookStats {
+    explicit HookStats(std::string hook_name) : hook(std::move(hook_name)) {}
+    HookStats(const HookStats&) = delete;
+    HookStats& operator=(const HookStats&) = delete;
+
+    void add_delivered(uint64_t n) { delivered.fetch_add(n, std::memory_order_relaxed); }
+    void add_failed(uint64_t n) { failed.fetch_add(n, std::memory_order_relaxed); }
+    void add_dropped(uint64_t n) { dropped.fetch_add(n, std::memory_order_relaxed); }
+    void set_queue_depth(uint64_t n) { queue_depth.store(n, std::memory_order_relaxed); }
+
+    HookCounters snapshot() const;
+
+    const std::string hook;
+    std::atomic<uint64_t> delivered{0};    // deliveries that completed
+    std::atomic<uint64_t> failed{0};       // deliveries attempted and failed for good
+    std::atomic<uint64_t> dropped{0};      // deliveries never attempted (a bound was hit, or shutdown)
+    std::atomic<uint64_t> retried{0};      // extra attempts
+    std::atomic<uint64_t> queue_depth{0};  // deliveries waiting in the sink or in flight
+};
+
+inline HookCounters HookStats::snapshot() const {
+    HookCounters counters;
+    counters.hook = hook;
+    counters.delivered = delivered.load(std::memory_order_relaxed);
+    counters.failed = failed.load(std::memory_order_relaxed);
+    counters.dropped = dropped.load(std::memory_order_relaxed);
+    counters.retried = retried.load(std::memory_order_relaxed);
+    counters.queue_depth = queue_depth.load(std::memory_order_relaxed);
+    return counters;
+}
+
+}  // namespace afterhook::hooks

@@ -1,0 +1,128 @@
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "hooks/record_queue.h"
+
+using afterhook::hooks::Record;
+using afterhook::hooks::RecordQueue;
+
+namespace {
+
+Record numbered(int n) {
+    Record r;
+    r.id = "record-" + std::to_string(n);
+    r.status = n;
+    return r;
+}
+
+}  // namespace
+
+TEST_CASE("record queue: first in, first out, and false when full or empty") {
+    RecordQueue queue(3);
+    CHECK(queue.capacity() == 3);
+    Record out;
+    CHECK_FALSE(queue.try_pop(out));
+    for (int i = 0; i < 3; ++i) CHECK(queue.try_push(numbered(i)));
+    CHECK(queue.size_approx() == 3);
+
+    Record refused = numbered(99);
+    CHECK_FALSE(queue.try_push(std::move(refused)));
+    CHECK(refused.id == "record-99");  // a refused record is left untouched
+
+    for (int i = 0; i < 3; ++i) {
+        REQUIRE(queue.try_pop(out));
+        CHECK(out.status == i);
+        CHECK(out.id == "record-" + std::to_string(i));
+    }
+    CHECK_FALSE(queue.try_pop(out));
+    CHECK(queue.size_approx() == 0);
+}
+
+TEST_CASE("record queue: wraps around many times") {
+    RecordQueue queue(4);
+    Record out;
+    int next_push = 0;
+    int next_pop = 0;
+    for (int round = 0; round < 1000; ++round) {
+        const int burst = round % 5;  // sometimes more than fits
+        for (int i = 0; i < burst; ++i) {
+            if (queue.try_push(numbered(next_push))) ++next_push;
+        }
+        while (queue.try_pop(out)) CHECK(out.status == next_pop++);
+    }
+    CHECK(next_push == next_pop);
+    CHECK(next_pop > 1000);
+}
+
+TEST_CASE("record queue: a capacity of one holds exactly one record") {
+    RecordQueue queue(1);
+    Record out;
+    CHECK(queue.try_push(numbered(1)));
+    CHECK_FALSE(queue.try_push(numbered(2)));
+    REQUIRE(queue.try_pop(out));
+    CHECK(out.status == 1);
+    CHECK(queue.try_push(numbered(3)));
+    REQUIRE(queue.try_pop(out));
+    CHECK(out.status == 3);
+    CHECK_FALSE(queue.try_pop(out));
+
+    RecordQueue zero(0);  // rounded up: a queue must hold something
+    CHECK(zero.capacity() == 1);
+}
+
+TEST_CASE("record queue: records still queued are destroyed with the queue") {
+    // Heap-allocated strings: a leak here fails the sanitizer build.
+    RecordQueue queue(8);
+    for (int i = 0; i < 5; ++i) {
+        Record r = numbered(i);
+        r.target = std::string(1000, 'x');
+        r.request_headers.emplace_back("user-agent", std::string(500, 'y'));
+        CHECK(queue.try_push(std::move(r)));
+    }
+}
+
+TEST_CASE("record queue: four producers, every record popped exactly once and in order per producer") {
+    constexpr int producers = 4;
+    constexpr int per_producer = 20000;
+    RecordQueue queue(64);  // small, so that producers often find it full
+    std::atomic<bool> go{false};
+    std::vector<std::thread> threads;
+    for (int p = 0; p < producers; ++p) {
+        threads.emplace_back([&, p] {
+            while (!go.load()) std::this_thread::yield();
+            for (int i = 0; i < per_producer; ++i) {
+                Record r;
+                r.status = p;
+                r.bytes_in = static_cast<uint64_t>(i);
+                r.id = "p" + std::to_string(p);
+                while (!queue.try_push(std::move(r))) std::this_thread::yield();
+            }
+        });
+    }
+    go.store(true);
+
+    std::vector<uint64_t> next(producers, 0);
+    int received = 0;
+    bool in_order = true;
+    Record out;
+    while (received < producers * per_producer) {
+        if (!queue.try_pop(out)) {
+            std::this_thread::yield();
+            continue;
+        }
+        const auto p = static_cast<size_t>(out.status);
+        REQUIRE(p < next.size());
+        in_order = in_order && out.bytes_in == next[p] && out.id == "p" + std::to_string(p);
+        next[p] = out.bytes_in + 1;
+        ++received;
+    }
+    for (auto& t : threads) t.join();
+    CHECK(in_order);
+    for (int p = 0; p < producers; ++p) CHECK(next[static_cast<size_t>(p)] == per_producer);
+    CHECK_FALSE(queue.try_pop(out));
+}
