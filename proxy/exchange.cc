@@ -46,7 +46,8 @@ void capture_fields(const MessageHead& head, const std::vector<std::string>& nam
     }
 }
 
-void capture_cookies(const MessageHead& head, const std::vector<std::string>& names, std::vector<hooks::Field>& out) {
+void capture_cookies(const MessageHead& head, const std::vector<std::string>& names,
+                     const std::vector<std::string>& redact, std::vector<hooks::Field>& out) {
     if (names.empty()) return;
     for (const auto& field : head.fields) {
         if (!iequals(field.name, "cookie")) continue;
@@ -59,8 +60,11 @@ void capture_cookies(const MessageHead& head, const std::vector<std::string>& na
             size_t eq = pair.find('=');
             if (eq == std::string_view::npos) continue;
             std::string_view name = pair.substr(0, eq);
-            for (const auto& wanted : names)
-                if (name == wanted) out.emplace_back(std::string(name), std::string(pair.substr(eq + 1)));
+            for (const auto& wanted : names) {
+                if (name != wanted) continue;
+                bool hidden = contains(redact, name);
+                out.emplace_back(std::string(name), hidden ? std::string("[redacted]") : std::string(pair.substr(eq + 1)));
+            }
         }
     }
 }
@@ -102,7 +106,7 @@ void Exchange::capture_request(const MessageHead& head) {
     if (const HeaderField* host = head.find("host")) record_.host = host->value;
     record_.protocol_version = head.version_minor == 0 ? "1.0" : "1.1";
     capture_fields(head, capture.headers, capture.redact, record_.request_headers);
-    capture_cookies(head, capture.cookies, record_.cookies);
+    capture_cookies(head, capture.cookies, capture.redact, record_.cookies);
 }
 
 void Exchange::on_request_head(MessageHead& head) {

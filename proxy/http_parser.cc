@@ -258,6 +258,10 @@ bool HttpParser::check_head() {
         }
     }
     head_.status = parser_.status_code;
+    if (type_ == Type::response && (head_.status < 100 || head_.status > 599)) {
+        user_error(502, "invalid status code");  // RFC 9110 section 15: three digits, 100..599
+        return false;
+    }
     head_.chunked = (parser_.flags & F_CHUNKED) != 0;
     if (parser_.flags & F_CONTENT_LENGTH) head_.content_length = parser_.content_length;
     head_.upgrade = parser_.upgrade != 0;

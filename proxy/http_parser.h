@@ -42,7 +42,7 @@ public:
         virtual bool on_message_complete(std::vector<HeaderField>&& trailers) = 0;
 
     protected:
-        ~Handler() = default;
+        virtual ~Handler() = default;
     };
 
     enum class Status {

@@ -46,7 +46,7 @@ public:
         virtual void on_upstream_writable() = 0;
 
     protected:
-        ~Listener() = default;
+        virtual ~Listener() = default;
     };
 
     explicit UpstreamConnection(Worker& worker);

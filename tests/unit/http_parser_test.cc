@@ -218,3 +218,12 @@ TEST_CASE("responses: obs-fold and bad versions are a bad gateway") {
         CHECK(run.parser.error_status() == 502);
     }
 }
+
+TEST_CASE("responses: a status outside 100..599 is a bad gateway") {
+    for (const char* line : {"HTTP/1.1 20 OK\r\n", "HTTP/1.1 600 Odd\r\n", "HTTP/1.1 099 Low\r\n"}) {
+        CAPTURE(line);
+        Run run(HttpParser::Type::response);
+        CHECK(run.feed(std::string(line) + "Content-Length: 0\r\n\r\n") == HttpParser::Status::error);
+        CHECK(run.parser.error_status() == 502);
+    }
+}
