@@ -65,9 +65,17 @@ void ChildProcess::read_output(int out_fd, int err_fd) {
     int open_count = 2;
     char buffer[8192];
     while (open_count > 0) {
-        if (::poll(fds, 2, -1) < 0) {
+        // A helper the child started may hold the pipes open after the child
+        // is gone; once stop() has reaped the child, stop at the first quiet
+        // moment instead of waiting for that helper.
+        const int ready = ::poll(fds, 2, 50);
+        if (ready < 0) {
             if (errno == EINTR) continue;
             break;
+        }
+        if (ready == 0) {
+            if (stop_reading_.load()) break;
+            continue;
         }
         for (int i = 0; i < 2; ++i) {
             if (fds[i].fd < 0 || fds[i].revents == 0) continue;
@@ -179,6 +187,7 @@ int ChildProcess::stop(Clock::duration grace) {
             reaped_ = true;
         }
     }
+    stop_reading_.store(true);
     if (reader_.joinable()) reader_.join();
     return wait_status_;
 }

@@ -75,6 +75,7 @@ private:
     std::condition_variable changed_;
     std::vector<Line> lines_;
     bool output_closed_ = false;
+    std::atomic<bool> stop_reading_{false};
 };
 
 }  // namespace afterhook::testing

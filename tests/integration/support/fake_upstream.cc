@@ -69,6 +69,15 @@ bool UpstreamConn::respond(int status, std::string_view body, const Headers& hea
     return write(out);
 }
 
+bool UpstreamConn::write_holding_last_byte(std::string_view response, Clock::duration hold) {
+    if (response.empty()) return true;
+    if (!write(response.substr(0, response.size() - 1))) return false;
+    sleep_for(hold);
+    server_.add_event(UpstreamEvent::Kind::before_last_byte, index_, current_request_,
+                      stream_.has_pending_input());
+    return write(response.substr(response.size() - 1));
+}
+
 bool UpstreamConn::stream_pattern(uint64_t size, uint64_t offset, size_t piece) {
     std::string buffer(piece, '\0');
     while (size > 0) {
@@ -243,9 +252,9 @@ bool FakeUpstream::serve_one(UpstreamConn& conn, size_t index_on_connection) {
         requests_.push_back(request);
         changed_.notify_all();
     }
+    conn.current_request_ = request.index;
     handler_(conn, request);
-    const bool pending = conn.is_open() && stream.has_pending_input();
-    add_event(UpstreamEvent::Kind::response_done, conn.index(), request.index, pending);
+    add_event(UpstreamEvent::Kind::response_done, conn.index(), request.index);
     return conn.is_open();
 }
 

@@ -56,15 +56,16 @@ struct UpstreamEvent {
         accepted,          // a connection was accepted
         request_head,      // a request head was complete
         request_complete,  // its body was complete; the handler runs next
+        before_last_byte,  // write_holding_last_byte(): all but the last response byte written
         response_done,     // the handler returned (the response was written)
         closed,            // the connection ended (either side)
     };
     Kind kind = Kind::accepted;
     size_t connection = 0;
     size_t request = SIZE_MAX;  // UpstreamRequest::index, SIZE_MAX for connection events
-    // response_done only: bytes of a later request were already waiting on
-    // this connection when the response was finished, i.e. the peer sent the
-    // next request before it had the whole response.
+    // before_last_byte only: bytes of another request were already waiting
+    // on this connection although the peer could not have the whole response
+    // yet, i.e. the peer sent the next request early (pipelined it).
     bool input_pending = false;
     Clock::time_point time;
 };
@@ -93,6 +94,13 @@ public:
     bool write(std::string_view bytes);
     // "HTTP/1.1 <status> <reason>", the given fields, Content-Length, body.
     bool respond(int status, std::string_view body, const Headers& headers = {});
+    // Writes `response` except its last byte, waits `hold` (time for a peer
+    // that pipelines to send its next request), records a before_last_byte
+    // event saying whether request bytes are already waiting, then writes
+    // the last byte. Unlike any check made after the whole response was
+    // written, this cannot be fooled by a fast peer that legitimately sent
+    // its next request the moment the response was complete.
+    bool write_holding_last_byte(std::string_view response, Clock::duration hold);
     // Writes `size` bytes of the Pattern stream starting at `offset`, in
     // pieces of `piece` bytes; bytes_written() advances after every piece.
     bool stream_pattern(uint64_t size, uint64_t offset = 0, size_t piece = 64 * 1024);
@@ -118,9 +126,12 @@ public:
     SocketStream& stream() { return stream_; }
 
 private:
+    friend class FakeUpstream;
+
     FakeUpstream& server_;
     size_t index_;
     SocketStream stream_;
+    size_t current_request_ = SIZE_MAX;  // UpstreamRequest::index of the request being answered
 };
 
 class FakeUpstream {

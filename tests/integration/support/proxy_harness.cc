@@ -1,5 +1,9 @@
 #include "support/proxy_harness.h"
 
+#include <doctest/doctest.h>
+
+#include <csignal>
+
 namespace afterhook::testing {
 
 ProxyHarness::ProxyHarness(ProxyConfig config, FakeUpstream::Handler handler,
@@ -13,6 +17,13 @@ ProxyHarness::ProxyHarness(ProxyConfig config, FakeUpstream::Handler handler,
 }
 
 ProxyHarness::~ProxyHarness() {
+    // A crash at any point of the test shows up here even when every
+    // exchange happened to succeed before it.
+    proxy_->stop();
+    const int code = proxy_->process().exit_code();
+    if (code < 0 && code != -SIGTERM && code != -SIGKILL) {
+        FAIL_CHECK("afterhook died from signal ", -code, "; its last output:\n", proxy_->diagnostics());
+    }
     proxy_.reset();
     upstream_.reset();
 }
