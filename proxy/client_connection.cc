@@ -4,7 +4,6 @@
 
 #include "proxy/log.h"
 #include "proxy/worker.h"
-#include "proxy/write_request.h"
 
 namespace afterhook::proxy {
 
@@ -44,6 +43,7 @@ void ClientConnection::accept(Worker& worker, uv_stream_t* server) {
     uv_timer_init(worker.loop(), &c->timer_);
     c->tcp_.data = c;
     c->timer_.data = c;
+    c->writer_.init(reinterpret_cast<uv_stream_t*>(&c->tcp_), c, on_write_cb);
     c->open_handles_ = 2;
     Metrics& metrics = worker.metrics();
     metrics.connections_active.fetch_add(1, std::memory_order_relaxed);
@@ -142,6 +142,7 @@ void ClientConnection::process(const char* data, size_t length) {
         if (exchange_) exchange_->reject(parser_.error_status(), parser_.error_reason(), parser_.partial_head());
         break;
     }
+    if (exchange_) exchange_->on_client_input_done();
     if (exchange_ended_) {
         continue_after_exchange();
         return;
@@ -190,27 +191,21 @@ bool ClientConnection::on_message_complete(std::vector<HeaderField>&& trailers) 
 
 // ---- writing ------------------------------------------------------------
 
-void ClientConnection::write(std::string&& data) {
-    if (closing_ || data.empty()) return;
-    size_t size = data.size();
-    int rc = WriteRequest::start(reinterpret_cast<uv_stream_t*>(&tcp_), std::move(data), this, on_write_cb);
-    if (rc < 0) {
+void ClientConnection::flush() {
+    if (closing_ || !writer_.has_pending()) return;
+    if (int rc = writer_.flush(); rc < 0) {
         // Reported from the timer so the exchange never ends inside its own call.
         write_failed_ = true;
         uv_timer_start(&timer_, on_timer_cb, 0, 0);
         return;
     }
-    ++writes_in_flight_;
-    bytes_queued_ += size;
+    // Progress towards the client: its inactivity timeout starts again.
+    if (exchange_ && !lingering_) arm_timer(worker_.config().timeouts.idle);
 }
 
 void ClientConnection::on_write_cb(uv_write_t* req, int status) {
-    WriteRequest* w = WriteRequest::from(req);
     auto* c = static_cast<ClientConnection*>(req->data);
-    size_t size = w->data.size();
-    delete w;
-    c->bytes_queued_ -= size;
-    --c->writes_in_flight_;
+    c->writer_.complete(req);
     c->on_write(status);
 }
 
@@ -222,7 +217,7 @@ void ClientConnection::on_write(int status) {
         return;
     }
     if (close_after_flush_) {
-        if (writes_in_flight_ == 0) close();
+        if (writer_.in_flight() == 0) close();
         return;
     }
     if (lingering_) return;
@@ -258,7 +253,7 @@ void ClientConnection::continue_after_exchange() {
         return;
     case After::close_after_flush:
         pause_reading();
-        if (writes_in_flight_ == 0) close();
+        if (writer_.in_flight() == 0) close();
         else close_after_flush_ = true;
         return;
     case After::linger:

@@ -15,6 +15,7 @@
 
 #include "proxy/exchange.h"
 #include "proxy/http_parser.h"
+#include "proxy/stream_writer.h"
 
 namespace afterhook::proxy {
 
@@ -26,10 +27,11 @@ public:
     // limits.max_connections is reached.
     static void accept(Worker& worker, uv_stream_t* server);
 
-    // For the Exchange.
-    void write(std::string&& data);
-    size_t write_backlog() const { return bytes_queued_; }
-    size_t writes_in_flight() const { return writes_in_flight_; }
+    // For the Exchange: append to output(), then flush() at the end of the event.
+    StreamWriter& output() { return writer_; }
+    void flush();
+    size_t write_backlog() const { return writer_.backlog(); }
+    size_t writes_in_flight() const { return writer_.in_flight(); }
     void pause_reading();
     void resume_reading();
     void start_tunnel();
@@ -93,8 +95,7 @@ private:
     std::chrono::steady_clock::time_point request_started_{};
     std::chrono::system_clock::time_point request_started_wall_{};
     uint64_t exchange_bytes_in_ = 0;
-    size_t bytes_queued_ = 0;
-    size_t writes_in_flight_ = 0;
+    StreamWriter writer_;
     int open_handles_ = 0;
     bool reading_ = false;
     bool read_paused_ = false;     // by backpressure or a waiting pipelined request

@@ -155,8 +155,12 @@ bool Exchange::start_upstream() {
     return true;
 }
 
-void Exchange::send_to_upstream(std::string&& data) {
-    if (upstream_) upstream_->write(std::move(data));
+void Exchange::send_to_upstream(std::string_view data) {
+    if (upstream_) upstream_->output().append(data);
+}
+
+void Exchange::on_client_input_done() {
+    if (upstream_) upstream_->flush();
 }
 
 void Exchange::on_request_body(const char* data, size_t length) {
@@ -164,16 +168,8 @@ void Exchange::on_request_body(const char* data, size_t length) {
     if (!upstream_ || finished_ || closing_after_error_) return;  // the request is being discarded
     request_body_sent_ = true;
     retry_head_.clear();
-    if (request_framing_ == Framing::chunked) {
-        char size_line[24];
-        int n = std::snprintf(size_line, sizeof size_line, "%zx\r\n", length);
-        std::string chunk;
-        chunk.reserve(static_cast<size_t>(n) + length + 2);
-        chunk.append(size_line, static_cast<size_t>(n)).append(data, length).append("\r\n");
-        send_to_upstream(std::move(chunk));
-    } else {
-        send_to_upstream(std::string(data, length));
-    }
+    if (request_framing_ == Framing::chunked) upstream_->output().append_chunk(data, length);
+    else upstream_->output().append({data, length});
 }
 
 void Exchange::on_request_complete(std::vector<HeaderField>&& trailers) {
@@ -188,7 +184,9 @@ void Exchange::on_request_complete(std::vector<HeaderField>&& trailers) {
 }
 
 void Exchange::on_client_tunnel_data(const char* data, size_t length) {
-    if (upstream_) send_to_upstream(std::string(data, length));
+    if (!upstream_) return;
+    upstream_->output().append({data, length});
+    upstream_->flush();
 }
 
 size_t Exchange::upstream_backlog() const { return upstream_ ? upstream_->write_backlog() : 0; }
@@ -296,20 +294,21 @@ void Exchange::capture_response(const MessageHead& head) {
 void Exchange::on_upstream_body(const char* data, size_t length) {
     record_.response_body_bytes += length;
     write_body_to_client(data, length);
-    if (upstream_ && client_.write_backlog() > kHighWater) upstream_->pause_reading();
 }
 
 void Exchange::write_body_to_client(const char* data, size_t length) {
-    if (response_framing_ == Framing::chunked) {
-        char size_line[24];
-        int n = std::snprintf(size_line, sizeof size_line, "%zx\r\n", length);
-        std::string chunk;
-        chunk.reserve(static_cast<size_t>(n) + length + 2);
-        chunk.append(size_line, static_cast<size_t>(n)).append(data, length).append("\r\n");
-        write_to_client(std::move(chunk));
-    } else {
-        write_to_client(std::string(data, length));
+    if (response_framing_ != Framing::chunked) {
+        write_to_client({data, length});
+        return;
     }
+    size_t before = client_.output().backlog();
+    client_.output().append_chunk(data, length);
+    record_.bytes_out += client_.output().backlog() - before;
+}
+
+void Exchange::on_upstream_read_done() {
+    client_.flush();
+    if (upstream_ && client_.write_backlog() > kHighWater) upstream_->pause_reading();
 }
 
 void Exchange::on_upstream_interim_complete() {}
@@ -324,6 +323,7 @@ void Exchange::on_upstream_complete(std::vector<HeaderField>&& trailers) {
     }
     if (response_framing_ == Framing::chunked)
         write_to_client("0\r\n" + build_trailer_section(trailers) + "\r\n");
+    client_.flush();
     response_ = ResponseState::complete;
     // The upstream connection is free as soon as its response is read, if
     // the whole request reached it too.
@@ -333,8 +333,7 @@ void Exchange::on_upstream_complete(std::vector<HeaderField>&& trailers) {
 
 void Exchange::on_upstream_tunnel_data(const char* data, size_t length) {
     record_.response_body_bytes += length;
-    write_to_client(std::string(data, length));
-    if (upstream_ && client_.write_backlog() > kHighWater) upstream_->pause_reading();
+    write_to_client({data, length});
 }
 
 void Exchange::on_upstream_failed(UpstreamFailure failure, const std::string& reason) {
@@ -347,8 +346,9 @@ void Exchange::on_upstream_failed(UpstreamFailure failure, const std::string& re
         response_ == ResponseState::none && !retry_head_.empty()) {
         retried_ = true;
         if (!start_upstream()) return;
-        send_to_upstream(std::string(retry_head_));
-        if (request_complete_) upstream_->expect_response();
+        send_to_upstream(retry_head_);
+        upstream_->flush();
+        if (upstream_ && request_complete_) upstream_->expect_response();
         return;
     }
     Metrics& m = worker_.metrics();
@@ -384,9 +384,9 @@ void Exchange::on_upstream_writable() { client_.resume_reading(); }
 
 // ---- endings ------------------------------------------------------------
 
-void Exchange::write_to_client(std::string&& data) {
+void Exchange::write_to_client(std::string_view data) {
     record_.bytes_out += data.size();
-    client_.write(std::move(data));
+    client_.output().append(data);
 }
 
 void Exchange::release_upstream(bool reusable) {
@@ -410,6 +410,7 @@ void Exchange::send_error(int status, Outcome outcome, const std::string& reason
     client_keep_alive_ = false;
     response_ = ResponseState::complete;
     write_to_client(build_error_response(status, record_.id));
+    client_.flush();
     maybe_finish();
 }
 
@@ -417,6 +418,7 @@ void Exchange::abort(Outcome outcome, const std::string& reason) {
     // The response head already went out: the only honest signal left is to
     // cut the connection, so the client sees a truncated response.
     release_upstream(false);
+    client_.flush();  // what already went out logically must reach the socket before the cut
     record_.error = reason;
     client_keep_alive_ = false;
     finish(outcome);
@@ -449,7 +451,7 @@ void Exchange::finish(Outcome outcome) {
     record_.bytes_in = client_.exchange_bytes_in();
     record_.duration_ms = ms_between(started_, std::chrono::steady_clock::now());
     worker_.metrics().count_response(record_.status);
-    worker_.hooks().submit(std::move(record_));
+    if (!worker_.config().hooks.empty()) worker_.hooks().submit(std::move(record_));
     using After = ClientConnection::After;
     if (keep) client_.exchange_finished(After::keep_alive);
     else if (closing_after_error_) client_.exchange_finished(After::linger);

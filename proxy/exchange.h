@@ -31,6 +31,8 @@ public:
     void on_request_body(const char* data, size_t length);
     void on_request_complete(std::vector<HeaderField>&& trailers);
     void on_client_tunnel_data(const char* data, size_t length);
+    // One read from the client has been parsed: send what it produced.
+    void on_client_input_done();
     void on_client_write_done();
     void on_client_closed(const char* reason);  // EOF, reset or failed write
     void on_client_timeout();
@@ -58,12 +60,13 @@ private:
     void on_upstream_failed(UpstreamFailure failure, const std::string& reason) override;
     void on_upstream_closed() override;
     void on_upstream_writable() override;
+    void on_upstream_read_done() override;
 
     void capture_request(const MessageHead& head);
     void capture_response(const MessageHead& head);
     bool start_upstream();
-    void send_to_upstream(std::string&& data);
-    void write_to_client(std::string&& data);
+    void send_to_upstream(std::string_view data);
+    void write_to_client(std::string_view data);
     void write_body_to_client(const char* data, size_t length);
     void send_error(int status, hooks::Outcome outcome, const std::string& reason);
     void abort(hooks::Outcome outcome, const std::string& reason);

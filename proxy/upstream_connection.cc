@@ -1,7 +1,8 @@
 #include "proxy/upstream_connection.h"
 
+#include <sys/socket.h>
+
 #include "proxy/worker.h"
-#include "proxy/write_request.h"
 
 namespace afterhook::proxy {
 
@@ -19,6 +20,7 @@ int UpstreamConnection::connect() {
     uv_timer_init(worker_.loop(), &timer_);
     tcp_.data = this;
     timer_.data = this;
+    writer_.init(reinterpret_cast<uv_stream_t*>(&tcp_), this, on_write_cb);
     open_handles_ = 2;
     connect_req_.data = this;
     int rc = uv_tcp_connect(&connect_req_, &tcp_,
@@ -63,13 +65,14 @@ void UpstreamConnection::attach(Listener* listener) {
 
 void UpstreamConnection::release(bool reusable) {
     listener_ = nullptr;
+    flush();
     if (!reusable) clean_ = false;
     worker_.upstream_pool().release(this);
 }
 
 bool UpstreamConnection::can_reuse() const {
     return state_ == State::active && clean_ && response_done_ && response_keep_alive_ && !tunnel_ &&
-           bytes_queued_ == 0 && !worker_.draining();
+           writer_.backlog() == 0 && !worker_.draining();
 }
 
 void UpstreamConnection::park() {
@@ -100,28 +103,18 @@ void UpstreamConnection::on_close() {
     if (--open_handles_ == 0) delete this;
 }
 
-void UpstreamConnection::write(std::string&& data) {
-    if (state_ == State::closing || data.empty()) return;
-    size_t size = data.size();
-    int rc = WriteRequest::start(reinterpret_cast<uv_stream_t*>(&tcp_), std::move(data), this, on_write_cb);
-    if (rc < 0) {
+void UpstreamConnection::flush() {
+    if (state_ == State::closing || !writer_.has_pending()) return;
+    if (int rc = writer_.flush(); rc < 0) {
         fail(UpstreamFailure::reset, uv_strerror(rc));
         return;
     }
-    ++writes_in_flight_;
-    bytes_queued_ += size;
     if (tunnel_) arm_timer(static_cast<uint64_t>(worker_.config().timeouts.idle.count()));
 }
 
-size_t UpstreamConnection::write_backlog() const { return bytes_queued_; }
-
 void UpstreamConnection::on_write_cb(uv_write_t* req, int status) {
-    WriteRequest* w = WriteRequest::from(req);
     auto* conn = static_cast<UpstreamConnection*>(req->data);
-    size_t size = w->data.size();
-    delete w;
-    conn->bytes_queued_ -= size;
-    --conn->writes_in_flight_;
+    conn->writer_.complete(req);
     conn->on_write(status);
 }
 
@@ -131,7 +124,7 @@ void UpstreamConnection::on_write(int status) {
         fail(UpstreamFailure::reset, uv_strerror(status));
         return;
     }
-    if (bytes_queued_ < kLowWater && listener_) listener_->on_upstream_writable();
+    if (writer_.backlog() < kLowWater && listener_) listener_->on_upstream_writable();
 }
 
 void UpstreamConnection::pause_reading() {
@@ -222,11 +215,13 @@ void UpstreamConnection::on_read(ssize_t nread, const uv_buf_t* buf) {
     if (tunnel_) {
         arm_timer(static_cast<uint64_t>(worker_.config().timeouts.idle.count()));
         if (listener_) listener_->on_upstream_tunnel_data(buf->base, length);
+        if (listener_ && state_ != State::closing) listener_->on_upstream_read_done();
         return;
     }
     if (in_response_ && !paused_)
         arm_timer(static_cast<uint64_t>(worker_.config().timeouts.upstream_response.count()));
     feed(buf->base, length);
+    if (listener_ && state_ != State::closing) listener_->on_upstream_read_done();
 }
 
 void UpstreamConnection::feed(const char* data, size_t length) {
@@ -275,7 +270,7 @@ void UpstreamConnection::on_eof() {
         return;
     }
     clean_ = false;
-    if (in_response_) {
+    if (in_response_ && pending_socket_error() == 0) {
         // A response without a length ends here; anything else was cut short.
         HttpParser::Result result = parser_.finish();
         if (result.status == HttpParser::Status::paused || response_done_) {
@@ -287,6 +282,18 @@ void UpstreamConnection::on_eof() {
         }
     }
     fail(UpstreamFailure::reset, "upstream closed the connection");
+}
+
+// libuv reports EOF, without another read, when the socket hangs up after a
+// partial read, and that includes a reset. A body that ends with the
+// connection is complete only if the close was clean, so ask the socket.
+int UpstreamConnection::pending_socket_error() {
+    uv_os_fd_t fd;
+    if (uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd) != 0) return 0;
+    int error = 0;
+    socklen_t length = sizeof error;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) return 0;
+    return error;
 }
 
 void UpstreamConnection::fail(UpstreamFailure failure, const std::string& reason) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "proxy/http_parser.h"
+#include "proxy/stream_writer.h"
 
 namespace afterhook::proxy {
 
@@ -44,6 +45,8 @@ public:
         virtual void on_upstream_closed() = 0;
         // Fewer bytes wait to be written than the low-water mark.
         virtual void on_upstream_writable() = 0;
+        // One read from the upstream has been fully handled.
+        virtual void on_upstream_read_done() = 0;
 
     protected:
         virtual ~Listener() = default;
@@ -64,8 +67,10 @@ public:
     void release(bool reusable);
     void close();
 
-    void write(std::string&& data);
-    size_t write_backlog() const;
+    // Append to output(), then flush() at the end of the event.
+    StreamWriter& output() { return writer_; }
+    void flush();
+    size_t write_backlog() const { return writer_.backlog(); }
     void pause_reading();
     void resume_reading();
 
@@ -98,6 +103,7 @@ private:
     void on_close();
     void feed(const char* data, size_t length);
     void on_eof();
+    int pending_socket_error();
     void fail(UpstreamFailure failure, const std::string& reason);
     void arm_timer(uint64_t ms);
 
@@ -114,8 +120,7 @@ private:
     Listener* listener_ = nullptr;
     State state_ = State::connecting;
     int open_handles_ = 0;
-    size_t writes_in_flight_ = 0;
-    size_t bytes_queued_ = 0;
+    StreamWriter writer_;
     bool reading_ = false;
     bool paused_ = false;        // by the listener (client backpressure)
     bool waiting_head_ = false;  // request sent, response head not seen yet
