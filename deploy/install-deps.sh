@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(build-essential cmake pkg-config git ca-certificates
           libuv1-dev node-llhttp libyaml-cpp-dev libcurl4-openssl-dev libssl-dev
-          nlohmann-json3-dev libcli11-dev libspdlog-dev python3 curl procps)
+          nlohmann-json3-dev libcli11-dev python3 curl procps)
 if [[ "${1:-}" == "--test" ]]; then
     packages+=(doctest-dev)
 fi
