@@ -118,7 +118,7 @@ Config default_config() {
     config.source = "<defaults>";
     Hook access_log;
     access_log.name = "access-log";
-    access_log.sink = LogSink{"stdout"};
+    access_log.sink = LogSink{"stdout", {}};
     config.hooks.push_back(std::move(access_log));
     return config;
 }

@@ -52,15 +52,117 @@ struct Capture {
     std::vector<std::string> redact{"authorization", "proxy-authorization", "cookie", "set-cookie"};
 };
 
-// sink: log. `path` is "stdout", "stderr" or a file path (appended to).
-struct LogSink {
-    std::string path = "stdout";
+// A compiled template: literal text and {{placeholders}}, parsed once at
+// load. See config/template.h for the fields and the compiler.
+struct TemplatePart {
+    enum class Kind {
+        literal,
+        request_id, request_method, request_path, request_query, request_target, request_scheme, request_host,
+        request_header,   // name = lower-case header name (must be captured)
+        request_cookie,   // name = cookie name (must be captured)
+        client_ip, client_port,
+        response_status, response_bytes,
+        response_header,  // name = lower-case header name (must be captured)
+        outcome, duration_ms, upstream_ms, time,
+        trigger_param,    // name = parameter name
+        hook_name,
+    };
+    Kind kind = Kind::literal;
+    std::string text;  // the literal, or the header/cookie/param name
 };
 
-using Sink = std::variant<LogSink>;
+struct Template {
+    std::string source;
+    SourceMark mark;
+    std::vector<TemplatePart> parts;
+    bool empty() const { return parts.empty(); }
+};
+
+// A JSON body written as YAML: maps, lists and scalars. String scalars are
+// templates rendered with JSON escaping; a string that is exactly one numeric
+// placeholder ("{{response.status}}") renders as a JSON number; plain YAML
+// numbers, booleans and null stay what they are.
+struct JsonTemplate {
+    enum class Kind { object, array, string, number, boolean, null };
+    Kind kind = Kind::null;
+    std::string literal;  // number or boolean text as written
+    Template text;        // Kind::string
+    std::vector<std::pair<std::string, JsonTemplate>> members;  // Kind::object, in order
+    std::vector<JsonTemplate> items;                            // Kind::array
+};
+
+struct Body {
+    enum class Kind { record, text, json };  // record = the record as a JSON object
+    Kind kind = Kind::record;
+    Template text;
+    JsonTemplate json;
+};
+
+struct Retry {
+    unsigned attempts = 3;          // attempts in all, the first included; 1 = never retry
+    Duration backoff{200};          // base of the exponential backoff (full jitter)
+    Duration max_backoff{30000};
+};
+
+struct Queue {
+    enum class WhenFull { drop_newest, drop_oldest };
+    uint64_t size = 10000;
+    WhenFull when_full = WhenFull::drop_newest;
+};
+
+// sink: log. `path` is "stdout", "stderr" or a file path (appended to).
+// Without `format`, each record is one JSON line; with it, the rendered
+// template plus a newline.
+struct LogSink {
+    std::string path = "stdout";
+    Template format;
+};
+
+// sink: webhook. An HTTP request per event, through libcurl.
+struct WebhookSink {
+    Template url;
+    std::string method = "POST";
+    std::vector<std::pair<std::string, Template>> headers;
+    Body body;
+    enum class Format { plain, cloudevents } format = Format::plain;
+    Duration timeout{5000};
+    Retry retry;
+    unsigned concurrency = 8;
+    Queue queue;
+    std::string sign_secret;  // non-empty: Standard Webhooks signature headers
+    bool tls_verify = true;
+};
+
+// sink: exec. A process per event: argv from templates, no shell.
+struct ExecSink {
+    std::vector<Template> command;
+    Duration timeout{10000};
+    Duration kill_grace{2000};  // SIGTERM at the timeout, SIGKILL this much later
+    Retry retry{1, Duration{200}, Duration{30000}};
+    unsigned concurrency = 4;
+    Queue queue;
+};
+
+using Sink = std::variant<LogSink, WebhookSink, ExecSink>;
+
+// Which exchanges a hook fires for. Empty lists match everything.
+struct StatusRange {
+    int low = 0;   // inclusive
+    int high = 0;  // inclusive: 500..599 for "5xx", 404..404 for 404
+};
+
+struct When {
+    std::vector<std::string> methods;    // upper case
+    std::vector<std::string> paths;      // globs: '*' one segment, '**' any number
+    std::vector<StatusRange> status;
+    std::vector<std::string> outcomes;   // ok, upstream_error, upstream_timeout, rejected, client_abort
+    double sample = 1.0;                 // 0..1, decided from the request id
+};
 
 struct Hook {
     std::string name;
+    When when;
+    bool trigger_only = false;  // `trigger: header`: fires only when the upstream names it
     Sink sink;
     SourceMark mark;
 };

@@ -47,7 +47,7 @@ std::vector<std::string> read_lines(const fs::path& file) {
 
 afterhook::config::Config log_config(const std::vector<std::pair<std::string, std::string>>& hooks) {
     afterhook::config::Config config;
-    for (const auto& [name, path] : hooks) config.hooks.push_back({name, afterhook::config::LogSink{path}, {}});
+    for (const auto& [name, path] : hooks) { afterhook::config::Hook hook; hook.name = name; hook.sink = afterhook::config::LogSink{path, {}}; config.hooks.push_back(hook); }
     return config;
 }
 

@@ -1,0 +1,33 @@
+// Rendering of compiled templates (config/template.h) for one event, on the
+// hook thread. Values come only from the record and the trigger's params; a
+// field the exchange did not have (a header that was not sent, upstream_ms
+// when the upstream was never reached) renders as empty text, or as null
+// where a JSON number stood.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "config/config.h"
+#include "hooks/delivery.h"
+#include "hooks/record.h"
+
+namespace afterhook::hooks {
+
+struct RenderContext {
+    const Record& record;
+    const TriggerParams& trigger;
+    std::string_view hook;
+};
+
+// Appends the template's text, unescaped (URLs, header values, argv).
+void render_text(const config::Template& tmpl, const RenderContext& ctx, std::string& out);
+std::string render_text(const config::Template& tmpl, const RenderContext& ctx);
+
+// Appends a JSON body written as YAML, with every string value escaped.
+void render_json(const config::JsonTemplate& json, const RenderContext& ctx, std::string& out);
+
+// Appends a webhook body: the record as a JSON object, the text template, or the JSON template.
+void render_body(const config::Body& body, const RenderContext& ctx, std::string& out);
+
+}  // namespace afterhook::hooks
