@@ -152,6 +152,21 @@ TEST_CASE("raw client tells EOF from reset and reports a body cut by a reset") {
         CHECK(response.error.find("body") != std::string::npos);
     }
     {
+        // A stalled body fails at the stall timeout, long before the deadline.
+        FakeUpstream stalled([](UpstreamConn& conn, const UpstreamRequest&) {
+            conn.write("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
+            conn.sleep_for(10s);
+        });
+        RawClient client = RawClient::connect(stalled.port());
+        client.stream().set_stall_timeout(200ms);
+        REQUIRE(client.send(get_request("/")));
+        const auto start = Clock::now();
+        const HttpResponse response = client.read_response(10s);
+        CHECK(response.error.find("timeout") != std::string::npos);
+        CHECK(response.body_size == 3);
+        CHECK(Clock::now() - start < 2s);
+    }
+    {
         // Nothing arrives: the read gives up at its deadline.
         FakeUpstream silent([](UpstreamConn& conn, const UpstreamRequest&) { conn.sleep_for(10s); });
         RawClient client = RawClient::connect(silent.port());

@@ -14,6 +14,8 @@ namespace {
 
 constexpr uint64_t kMiB = 1024 * 1024;
 constexpr uint64_t kRssLimit = 64 * kMiB;
+// A transfer may take its time, but one that stops moving fails this fast.
+constexpr auto kStall = std::chrono::seconds(5);
 
 FakeUpstream::Handler pattern_download(uint64_t size) {
     return [size](UpstreamConn& conn, const UpstreamRequest&) {
@@ -31,11 +33,12 @@ TEST_CASE("a 1 GiB download streams through with afterhook's RSS under 64 MiB") 
     constexpr uint64_t kSize = 1024 * kMiB;
     ProxyHarness h({}, pattern_download(kSize));
     RawClient client = h.connect();
+    client.stream().set_stall_timeout(kStall);
     RssSampler rss(h.proxy().process());
     REQUIRE(client.send(get_request("/download")));
     PatternChecker checker;
     ResponseOptions options;
-    options.timeout = 90s;
+    options.timeout = 30s;
     options.body_sink = [&](std::string_view piece) { checker.feed(piece); };
     const HttpResponse response = client.read_response(options);
     const uint64_t peak = rss.stop();
@@ -55,8 +58,9 @@ TEST_CASE("a 1 GiB upload with Content-Length streams through with afterhook's R
     constexpr uint64_t kSize = 1024 * kMiB;
     ProxyHarness h;
     RawClient client = h.connect();
+    client.stream().set_stall_timeout(kStall);
     RssSampler rss(h.proxy().process());
-    const Deadline deadline = deadline_in(90s);
+    const Deadline deadline = deadline_in(30s);
     REQUIRE(client.send("PUT /upload HTTP/1.1\r\nHost: test.local\r\nContent-Length: " +
                         std::to_string(kSize) + "\r\n\r\n"));
     std::string piece(kMiB, '\0');
@@ -87,11 +91,12 @@ TEST_CASE("a client that stops reading makes afterhook stop reading the upstream
     options.send_buffer = 256 * 1024;
     ProxyHarness h({}, pattern_download(kSize), options);
     RawClient client = h.connect(64 * 1024);
+    client.stream().set_stall_timeout(kStall);
     RssSampler rss(h.proxy().process());
     REQUIRE(client.send(get_request("/download")));
     REQUIRE(client.read_at_least(1, 5s));  // the response has started; now the client stops reading
 
-    const auto plateau = wait_until_stable([&] { return h.upstream().bytes_written(); }, 500ms, 15s);
+    const auto plateau = wait_until_stable([&] { return h.upstream().bytes_written(); }, 500ms, 10s);
     INFO("upstream bytes written: ", h.upstream().bytes_written());
     REQUIRE(plateau.has_value());  // the upstream's writes blocked: afterhook stopped reading
     INFO("plateau: ", *plateau / kMiB, " MiB of ", kSize / kMiB, " MiB");
@@ -101,7 +106,7 @@ TEST_CASE("a client that stops reading makes afterhook stop reading the upstream
 
     PatternChecker checker;
     ResponseOptions read;
-    read.timeout = 60s;
+    read.timeout = 30s;
     read.body_sink = [&](std::string_view piece) { checker.feed(piece); };
     const HttpResponse response = client.read_response(read);
     const uint64_t peak = rss.stop();

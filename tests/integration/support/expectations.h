@@ -36,7 +36,7 @@ inline void check_afterhook_error(const HttpResponse& response, int status) {
 
 // After an afterhook error response the connection must be closed by
 // afterhook (EOF or reset) with nothing more written.
-inline void check_closed_after(RawClient& client, Clock::duration timeout = std::chrono::seconds(3)) {
+inline void check_closed_after(RawClient& client, Clock::duration timeout = std::chrono::seconds(2)) {
     const CloseResult result = client.read_all_until_close(timeout);
     INFO("bytes after the response: \"", result.data.substr(0, 200), "\"");
     CHECK(result.closed);

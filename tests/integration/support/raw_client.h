@@ -40,7 +40,7 @@ struct HttpResponse {
 };
 
 struct ResponseOptions {
-    Clock::duration timeout = std::chrono::seconds(5);  // for the whole response
+    Clock::duration timeout = std::chrono::seconds(2);  // for the whole response
     bool head_request = false;  // the request was HEAD, so no body follows any status
     BodySink body_sink;         // when set, body bytes go here instead of HttpResponse::body
     // Called once the head is parsed, before the body is read.

@@ -34,6 +34,7 @@ ReadStatus SocketStream::fill(Deadline deadline, size_t max_bytes) {
         return ReadStatus::error;
     }
     if (scratch_.size() < max_bytes) scratch_.resize(max_bytes);
+    deadline = stall_deadline(deadline);
     for (;;) {
         pollfd pfd{fd_, POLLIN, 0};
         const int ready = ::poll(&pfd, 1, millis_until(deadline));
@@ -86,7 +87,7 @@ bool SocketStream::send_all(std::string_view data, Deadline deadline) {
     }
     while (!data.empty()) {
         pollfd pfd{fd_, POLLOUT, 0};
-        const int ready = ::poll(&pfd, 1, millis_until(deadline));
+        const int ready = ::poll(&pfd, 1, millis_until(stall_deadline(deadline)));
         if (ready < 0 && errno == EINTR) continue;
         if (ready <= 0) {
             last_error_ = ready == 0 ? "send timed out" : std::string("poll: ") + std::strerror(errno);
@@ -102,6 +103,12 @@ bool SocketStream::send_all(std::string_view data, Deadline deadline) {
         data.remove_prefix(static_cast<size_t>(n));
     }
     return true;
+}
+
+Deadline SocketStream::stall_deadline(Deadline deadline) const {
+    const Clock::time_point now = Clock::now();
+    if (stall_ >= deadline - now) return deadline;
+    return now + stall_;
 }
 
 void SocketStream::start_tap(std::string* tap, size_t limit) {

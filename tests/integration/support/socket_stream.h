@@ -65,6 +65,11 @@ public:
     bool is_open() const;
     int fd() const { return fd_; }
 
+    // Makes fill() and send_all() give up when nothing moves for `stall`,
+    // even if their deadline is later: long transfers get a generous overall
+    // deadline but still fail fast when the peer stops altogether.
+    void set_stall_timeout(Clock::duration stall) { stall_ = stall; }
+
     // Starts copying every byte received from now on (plus what is already
     // buffered) into `tap`, up to `limit` bytes; stop_tap() ends it. The
     // fake upstream uses this to keep each request's exact wire bytes.
@@ -73,6 +78,7 @@ public:
 
 private:
     void close_fd(bool abortive);
+    Deadline stall_deadline(Deadline deadline) const;
 
     int fd_;
     mutable std::mutex fd_mutex_;  // guards fd_ against interrupt() racing close()
@@ -83,6 +89,7 @@ private:
     bool peer_closed_ = false;
     ReadStatus closed_status_ = ReadStatus::eof;
     std::string last_error_;
+    Clock::duration stall_ = Clock::duration::max();
     std::string* tap_ = nullptr;
     size_t tap_limit_ = 0;
 };
