@@ -451,6 +451,7 @@ void Exchange::finish(Outcome outcome) {
     record_.bytes_in = client_.exchange_bytes_in();
     record_.duration_ms = ms_between(started_, std::chrono::steady_clock::now());
     worker_.metrics().count_response(record_.status);
+    worker_.metrics().request_duration.observe(record_.duration_ms / 1000.0);
     if (!worker_.config().hooks.empty()) worker_.hooks().submit(std::move(record_));
     using After = ClientConnection::After;
     if (keep) client_.exchange_finished(After::keep_alive);

@@ -7,6 +7,8 @@
 #include <atomic>
 #include <cstdint>
 
+#include "proxy/histogram.h"
+
 namespace afterhook::proxy {
 
 struct Metrics {
@@ -21,6 +23,10 @@ struct Metrics {
     std::atomic<uint64_t> upstream_bad_responses{0};
     std::atomic<uint64_t> upstream_connections_opened{0};
     std::atomic<uint64_t> upstream_connections_reused{0};
+    Histogram request_duration;  // first request byte to last response byte
+    std::atomic<uint64_t> config_reloads_ok{0};
+    std::atomic<uint64_t> config_reloads_failed{0};
+    std::atomic<bool> config_last_reload_successful{true};
 
     void count_response(int status) {
         if (status >= 100 && status < 600)

@@ -9,9 +9,11 @@
 #include <vector>
 
 #include "hooks/hook_thread.h"
+#include "proxy/admin_server.h"
 #include "proxy/listener.h"
 #include "proxy/log.h"
 #include "proxy/metrics.h"
+#include "proxy/metrics_page.h"
 #include "proxy/worker.h"
 
 namespace afterhook::proxy {
@@ -32,6 +34,8 @@ struct Server::Impl {
     std::vector<std::unique_ptr<Worker>> workers;
 
     uv_loop_t loop{};
+    std::unique_ptr<AdminServer> admin;
+    bool ready = false;  // listeners up and not draining: what /readyz says
     uv_signal_t sigterm{}, sigint{}, sigusr1{};
     uv_timer_t drain_timer{};
     bool draining = false;
@@ -40,6 +44,7 @@ struct Server::Impl {
     uint64_t undelivered = 0;
 
     void start();
+    AdminResponse admin_route(std::string_view path);
     void on_stop_signal(int signum);
     void on_drain_tick();
     void finish(bool immediately);
@@ -83,10 +88,28 @@ void Server::Impl::start() {
     for (unsigned i = 0; i < count; ++i) workers.push_back(std::make_unique<Worker>(shared, static_cast<int>(i), fds[i]));
     for (auto& worker : workers) worker->start();
 
+    admin = std::make_unique<AdminServer>(&loop, [this](std::string_view path) { return admin_route(path); });
+    admin->start(config->admin_listen);
+    ready = true;
+
     config::Address shown = config->listen;
     shown.port = static_cast<uint16_t>(port);
-    log::info("listening address=" + shown.to_string() + " upstream=" + config->upstream.to_string() +
-              " workers=" + std::to_string(count) + " hooks=" + std::to_string(config->hooks.size()));
+    config::Address shown_admin = config->admin_listen;
+    shown_admin.port = static_cast<uint16_t>(admin->port());
+    log::info("listening address=" + shown.to_string() + " admin=" + shown_admin.to_string() +
+              " upstream=" + config->upstream.to_string() + " workers=" + std::to_string(count) +
+              " hooks=" + std::to_string(config->hooks.size()));
+}
+
+AdminResponse Server::Impl::admin_route(std::string_view path) {
+    if (path == "/livez") return {200, "text/plain; charset=utf-8", "ok\n"};
+    if (path == "/readyz") {
+        if (ready) return {200, "text/plain; charset=utf-8", "ready\n"};
+        return {503, "text/plain; charset=utf-8", draining ? "draining\n" : "starting\n"};
+    }
+    if (path == "/metrics")
+        return {200, "text/plain; version=0.0.4; charset=utf-8", render_metrics_page(metrics, *hooks)};
+    return {404, "text/plain; charset=utf-8", "Not Found: try /metrics, /livez or /readyz\n"};
 }
 
 int Server::run() {
@@ -127,6 +150,7 @@ void Server::Impl::on_stop_signal(int signum) {
         return;
     }
     draining = true;
+    ready = false;
     drain_deadline = std::chrono::steady_clock::now() + config->timeouts.drain;
     log::info(std::string("draining signal=") + (signum == SIGTERM ? "SIGTERM" : "SIGINT") +
               " deadline_ms=" + std::to_string(config->timeouts.drain.count()));
@@ -155,6 +179,7 @@ void Server::Impl::finish(bool immediately) {
     uv_close(reinterpret_cast<uv_handle_t*>(&sigint), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&sigusr1), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer), nullptr);
+    if (admin) admin->close([] {});
 }
 
 }  // namespace afterhook::proxy
