@@ -82,7 +82,8 @@ void split_target(std::string_view target, std::string& path, std::string& query
 
 }  // namespace
 
-Exchange::Exchange(ClientConnection& client, Worker& worker) : client_(client), worker_(worker) {
+Exchange::Exchange(ClientConnection& client, Worker& worker)
+    : client_(client), worker_(worker), config_(worker.config_ptr()) {
     started_ = client.request_started();
     record_.start_time = client.request_started_wall();
     record_.client_ip = client.peer_ip();
@@ -97,7 +98,7 @@ Exchange::~Exchange() {
 // ---- request side -------------------------------------------------------
 
 void Exchange::capture_request(const MessageHead& head) {
-    const config::Capture& capture = worker_.config().capture;
+    const config::Capture& capture = config_->capture;
     const HeaderField* id = head.find("x-request-id");
     record_.id = (id && valid_request_id(id->value)) ? id->value : worker_.next_request_id();
     record_.method = head.method;
@@ -131,7 +132,7 @@ void Exchange::on_request_head(MessageHead& head) {
     UpstreamRequestContext ctx;
     ctx.client_ip = record_.client_ip;
     ctx.request_id = record_.id;
-    ctx.default_host = worker_.shared().upstream_host;
+    ctx.default_host = worker_.upstream_host();
     ctx.framing = request_framing_;
     ctx.tunnel = tunnel_requested_;
     std::string upstream_head = build_upstream_request_head(head, ctx);
@@ -273,7 +274,7 @@ bool Exchange::on_upstream_head(MessageHead& head, bool& skip_body) {
 
     ClientResponseContext ctx;
     ctx.request_id = record_.id;
-    ctx.trigger_header = worker_.config().trigger_header;
+    ctx.trigger_header = config_->trigger_header;
     ctx.framing = response_framing_;
     ctx.client_http10 = client_http10_;
     ctx.tunnel = head.status == 101;
@@ -285,10 +286,10 @@ bool Exchange::on_upstream_head(MessageHead& head, bool& skip_body) {
 }
 
 void Exchange::capture_response(const MessageHead& head) {
-    const config::Capture& capture = worker_.config().capture;
+    const config::Capture& capture = config_->capture;
     record_.status = head.status;
     capture_fields(head, capture.response_headers, capture.redact, record_.response_headers);
-    joined_value(head, worker_.config().trigger_header, record_.trigger);
+    joined_value(head, config_->trigger_header, record_.trigger);
 }
 
 void Exchange::on_upstream_body(const char* data, size_t length) {
@@ -452,7 +453,10 @@ void Exchange::finish(Outcome outcome) {
     record_.duration_ms = ms_between(started_, std::chrono::steady_clock::now());
     worker_.metrics().count_response(record_.status);
     worker_.metrics().request_duration.observe(record_.duration_ms / 1000.0);
-    if (!worker_.config().hooks.empty()) worker_.hooks().submit(std::move(record_));
+    if (!config_->hooks.empty()) {
+        record_.config = config_;
+        worker_.hooks().submit(std::move(record_));
+    }
     using After = ClientConnection::After;
     if (keep) client_.exchange_finished(After::keep_alive);
     else if (closing_after_error_) client_.exchange_finished(After::linger);

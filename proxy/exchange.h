@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -77,6 +78,7 @@ private:
 
     ClientConnection& client_;
     Worker& worker_;
+    std::shared_ptr<const config::Config> config_;  // the config this exchange started under
     hooks::Record record_;
     std::chrono::steady_clock::time_point started_;
     std::chrono::steady_clock::time_point upstream_started_{};

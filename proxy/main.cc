@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
         cfg = std::make_shared<const config::Config>(std::move(result.config));
     }
     try {
-        proxy::Server server(cfg);
+        proxy::Server server(cfg, config_path);
         return server.run();
     } catch (const std::exception& e) {
         log::error(std::string("cannot start: ") + e.what());

@@ -4,6 +4,8 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -20,14 +22,41 @@ namespace afterhook::proxy {
 
 namespace {
 constexpr uint64_t kDrainPollMs = 20;
+// A config directory change arrives as a burst of events (Kubernetes swaps a
+// symlink and removes the old target); one reload follows the burst.
+constexpr uint64_t kReloadDebounceMs = 100;
 // Records between the workers and the hook thread. A Record is about 500
 // bytes, so this bounds the hand-off at 8 MiB once the ring has wrapped; at
 // 30,000 requests/s it absorbs half a second of a stalled hook thread.
 constexpr size_t kHookQueueCapacity = 16384;
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
 }
+
+std::string directory_of(const std::string& path) {
+    size_t slash = path.find_last_of('/');
+    if (slash == std::string::npos) return ".";
+    return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+WorkerConfig worker_config(std::shared_ptr<const config::Config> config) {
+    WorkerConfig out;
+    std::string error;
+    if (!resolve_address(config->upstream, out.upstream_address, error)) throw std::runtime_error(error);
+    out.upstream_host = config->upstream.to_string();
+    out.config = std::move(config);
+    return out;
+}
+}  // namespace
 
 struct Server::Impl {
     std::shared_ptr<const config::Config> config;
+    std::string config_path;
+    std::string config_text;  // what was last loaded, to ignore events that change nothing
     Metrics metrics;
     std::unique_ptr<hooks::HookThread> hooks;
     SharedState shared;
@@ -35,33 +64,39 @@ struct Server::Impl {
 
     uv_loop_t loop{};
     std::unique_ptr<AdminServer> admin;
-    bool ready = false;  // listeners up and not draining: what /readyz says
-    uv_signal_t sigterm{}, sigint{}, sigusr1{};
+    uv_signal_t sigterm{}, sigint{}, sighup{}, sigusr1{};
     uv_timer_t drain_timer{};
+    uv_timer_t reload_timer{};
+    uv_fs_event_t config_watch{};
+    bool watching = false;
+    bool ready = false;  // listeners up and not draining: what /readyz says
     bool draining = false;
     std::chrono::steady_clock::time_point drain_deadline{};
     int exit_code = 0;
     uint64_t undelivered = 0;
 
     void start();
+    void watch_config();
+    void reload(const char* cause);
     AdminResponse admin_route(std::string_view path);
     void on_stop_signal(int signum);
     void on_drain_tick();
     void finish(bool immediately);
 };
 
-Server::Server(std::shared_ptr<const config::Config> config) : impl_(std::make_unique<Impl>()) {
+Server::Server(std::shared_ptr<const config::Config> config, std::string config_path)
+    : impl_(std::make_unique<Impl>()) {
     impl_->config = std::move(config);
+    impl_->config_path = std::move(config_path);
+    if (!impl_->config_path.empty()) impl_->config_text = read_file(impl_->config_path);
 }
 
 Server::~Server() = default;
 
 void Server::Impl::start() {
     std::string error;
-    shared.config = config;
     shared.metrics = &metrics;
-    if (!resolve_address(config->upstream, shared.upstream_address, error)) throw std::runtime_error(error);
-    shared.upstream_host = config->upstream.to_string();
+    WorkerConfig first = worker_config(config);
 
     sockaddr_storage listen_address{};
     if (!resolve_address(config->listen, listen_address, error)) throw std::runtime_error(error);
@@ -85,11 +120,13 @@ void Server::Impl::start() {
     hooks = std::make_unique<hooks::HookThread>(*config, kHookQueueCapacity);
     hooks->start();
     shared.hooks = hooks.get();
-    for (unsigned i = 0; i < count; ++i) workers.push_back(std::make_unique<Worker>(shared, static_cast<int>(i), fds[i]));
+    for (unsigned i = 0; i < count; ++i)
+        workers.push_back(std::make_unique<Worker>(shared, first, static_cast<int>(i), fds[i]));
     for (auto& worker : workers) worker->start();
 
     admin = std::make_unique<AdminServer>(&loop, [this](std::string_view path) { return admin_route(path); });
     admin->start(config->admin_listen);
+    watch_config();
     ready = true;
 
     config::Address shown = config->listen;
@@ -99,6 +136,72 @@ void Server::Impl::start() {
     log::info("listening address=" + shown.to_string() + " admin=" + shown_admin.to_string() +
               " upstream=" + config->upstream.to_string() + " workers=" + std::to_string(count) +
               " hooks=" + std::to_string(config->hooks.size()));
+}
+
+// Watches the directory, not the file: Kubernetes updates a ConfigMap volume
+// by swapping the `..data` symlink, so the file itself is never written.
+void Server::Impl::watch_config() {
+    uv_timer_init(&loop, &reload_timer);
+    if (config_path.empty()) return;
+    uv_fs_event_init(&loop, &config_watch);
+    watching = true;
+    int rc = uv_fs_event_start(
+        &config_watch,
+        [](uv_fs_event_t* handle, const char*, int, int) {
+            auto* self = static_cast<Impl*>(handle->loop->data);
+            uv_timer_start(&self->reload_timer, [](uv_timer_t* t) {
+                auto* s = static_cast<Impl*>(t->loop->data);
+                if (read_file(s->config_path) != s->config_text) s->reload("file changed");
+            }, kReloadDebounceMs, 0);
+        },
+        directory_of(config_path).c_str(), 0);
+    if (rc != 0) log::warn("cannot watch the config directory (reload with SIGHUP): " + std::string(uv_strerror(rc)));
+}
+
+void Server::Impl::reload(const char* cause) {
+    if (draining) return;
+    if (config_path.empty()) {
+        log::warn("reload asked, but afterhook runs on the built-in defaults (no --config)");
+        return;
+    }
+    std::string text = read_file(config_path);
+    config::LoadResult result = config::load_file(config_path);
+    auto failed = [&](const std::string& why) {
+        metrics.config_reloads_failed.fetch_add(1, std::memory_order_relaxed);
+        metrics.config_last_reload_successful.store(false, std::memory_order_relaxed);
+        log::error("config reload failed (" + std::string(cause) + "): " + why + "; the running config stays");
+    };
+    if (!result.ok()) {
+        for (const auto& error : result.errors) log::error(error.to_string());
+        failed(std::to_string(result.errors.size()) + " error(s)");
+        config_text = text;  // do not retry the same broken file on every event
+        return;
+    }
+    config::Config next = std::move(result.config);
+    // These are bound at start-up; a change takes effect at the next restart.
+    if (next.listen.to_string() != config->listen.to_string() || next.workers != config->workers ||
+        next.admin_listen.to_string() != config->admin_listen.to_string()) {
+        log::warn("config reload: listen, workers and admin.listen need a restart to change; keeping the running values");
+        next.listen = config->listen;
+        next.workers = config->workers;
+        next.admin_listen = config->admin_listen;
+    }
+    auto shared_next = std::make_shared<const config::Config>(std::move(next));
+    WorkerConfig update;
+    try {
+        update = worker_config(shared_next);
+    } catch (const std::exception& e) {
+        config_text = text;
+        failed(e.what());
+        return;
+    }
+    // PENDING(hook reload): hooks->reload(shared_next) once HookThread has it.
+    for (auto& worker : workers) worker->update_config(update);
+    config = shared_next;
+    config_text = text;
+    metrics.config_reloads_ok.fetch_add(1, std::memory_order_relaxed);
+    metrics.config_last_reload_successful.store(true, std::memory_order_relaxed);
+    log::info(std::string("config reloaded (") + cause + ") hooks=" + std::to_string(config->hooks.size()));
 }
 
 AdminResponse Server::Impl::admin_route(std::string_view path) {
@@ -115,23 +218,21 @@ AdminResponse Server::Impl::admin_route(std::string_view path) {
 int Server::run() {
     Impl& s = *impl_;
     std::signal(SIGPIPE, SIG_IGN);
-    std::signal(SIGHUP, SIG_IGN);
     std::signal(SIGXFSZ, SIG_IGN);  // a log file over its size limit is a counted write error
     uv_loop_init(&s.loop);
     s.loop.data = &s;
     s.start();
 
-    auto on_signal = [](uv_signal_t* handle, int signum) {
-        static_cast<Impl*>(handle->loop->data)->on_stop_signal(signum);
-    };
+    auto on_stop = [](uv_signal_t* handle, int signum) { static_cast<Impl*>(handle->loop->data)->on_stop_signal(signum); };
     uv_signal_init(&s.loop, &s.sigterm);
     uv_signal_init(&s.loop, &s.sigint);
+    uv_signal_init(&s.loop, &s.sighup);
     uv_signal_init(&s.loop, &s.sigusr1);
-    uv_signal_start(&s.sigterm, on_signal, SIGTERM);
-    uv_signal_start(&s.sigint, on_signal, SIGINT);
-    uv_signal_start(&s.sigusr1, [](uv_signal_t* handle, int) {
-        static_cast<Impl*>(handle->loop->data)->hooks->reopen_logs();
-    }, SIGUSR1);
+    uv_signal_start(&s.sigterm, on_stop, SIGTERM);
+    uv_signal_start(&s.sigint, on_stop, SIGINT);
+    uv_signal_start(&s.sighup, [](uv_signal_t* h, int) { static_cast<Impl*>(h->loop->data)->reload("SIGHUP"); }, SIGHUP);
+    uv_signal_start(&s.sigusr1, [](uv_signal_t* h, int) { static_cast<Impl*>(h->loop->data)->hooks->reopen_logs(); },
+                    SIGUSR1);
     uv_timer_init(&s.loop, &s.drain_timer);
 
     uv_run(&s.loop, UV_RUN_DEFAULT);
@@ -172,13 +273,16 @@ void Server::Impl::finish(bool immediately) {
     workers.clear();
     auto deadline = immediately ? std::chrono::steady_clock::now() : drain_deadline;
     undelivered = hooks->stop(deadline);
+    for (const auto& c : hooks->counters())
+        if (c.queue_depth > 0) log::warn("hook left events undelivered hook=" + c.hook + " count=" + std::to_string(c.queue_depth));
     if (undelivered > 0) log::warn("exiting with undelivered hook events count=" + std::to_string(undelivered));
     log::info("stopped");
     exit_code = 0;
-    uv_close(reinterpret_cast<uv_handle_t*>(&sigterm), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&sigint), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&sigusr1), nullptr);
+    for (uv_signal_t* signal : {&sigterm, &sigint, &sighup, &sigusr1})
+        uv_close(reinterpret_cast<uv_handle_t*>(signal), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&reload_timer), nullptr);
+    if (watching) uv_close(reinterpret_cast<uv_handle_t*>(&config_watch), nullptr);
     if (admin) admin->close([] {});
 }
 

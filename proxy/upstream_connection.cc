@@ -24,7 +24,7 @@ int UpstreamConnection::connect() {
     open_handles_ = 2;
     connect_req_.data = this;
     int rc = uv_tcp_connect(&connect_req_, &tcp_,
-                            reinterpret_cast<const sockaddr*>(&worker_.shared().upstream_address), on_connect_cb);
+                            reinterpret_cast<const sockaddr*>(&worker_.upstream_address()), on_connect_cb);
     if (rc < 0) {
         state_ = State::closing;
         uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close_cb);

@@ -28,13 +28,14 @@ ParserLimits limits_from(const config::Limits& limits, bool request) {
 }
 }  // namespace
 
-Worker::Worker(SharedState& shared, int index, int listen_fd)
+Worker::Worker(SharedState& shared, WorkerConfig config, int index, int listen_fd)
     : shared_(shared),
+      config_(std::move(config)),
       index_(index),
       listen_fd_(listen_fd),
       pool_(*this),
-      request_limits_(limits_from(shared.config->limits, true)),
-      response_limits_(limits_from(shared.config->limits, false)),
+      request_limits_(limits_from(config_.config->limits, true)),
+      response_limits_(limits_from(config_.config->limits, false)),
       read_buffer_(kReadBufferSize) {
     std::random_device seed;
     random_.seed((static_cast<uint64_t>(seed()) << 32) ^ seed() ^ static_cast<uint64_t>(index));
@@ -80,7 +81,32 @@ void Worker::stop() {
 
 void Worker::on_async_cb(uv_async_t* handle) { static_cast<Worker*>(handle->data)->on_async(); }
 
+void Worker::update_config(WorkerConfig config) {
+    {
+        std::lock_guard<std::mutex> lock(update_mutex_);
+        pending_config_ = std::move(config);
+    }
+    uv_async_send(&wake_);
+}
+
+void Worker::apply_pending_config() {
+    std::optional<WorkerConfig> update;
+    {
+        std::lock_guard<std::mutex> lock(update_mutex_);
+        update.swap(pending_config_);
+    }
+    if (!update) return;
+    bool upstream_changed = update->config->upstream.to_string() != config_.config->upstream.to_string();
+    config_ = std::move(*update);
+    request_limits_ = limits_from(config_.config->limits, true);
+    response_limits_ = limits_from(config_.config->limits, false);
+    // Idle connections to an upstream that is no longer configured go now;
+    // busy ones finish their exchange and are not pooled again.
+    if (upstream_changed) pool_.close_all();
+}
+
 void Worker::on_async() {
+    apply_pending_config();
     int command = command_.load();
     if (command >= 1 && !draining_) {
         draining_ = true;

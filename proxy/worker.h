@@ -8,6 +8,8 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -26,16 +28,20 @@ class Exchange;
 
 // What every worker shares, owned by the Server and outliving the workers.
 struct SharedState {
-    std::shared_ptr<const config::Config> config;
     Metrics* metrics = nullptr;
     hooks::HookThread* hooks = nullptr;
+};
+
+// A config as a worker runs it: the values plus the resolved upstream.
+struct WorkerConfig {
+    std::shared_ptr<const config::Config> config;
     sockaddr_storage upstream_address{};
     std::string upstream_host;  // "host:port", for HTTP/1.0 requests without Host
 };
 
 class Worker {
 public:
-    Worker(SharedState& shared, int index, int listen_fd);
+    Worker(SharedState& shared, WorkerConfig config, int index, int listen_fd);
     ~Worker();
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
@@ -46,13 +52,18 @@ public:
     void begin_drain();
     // Any thread: close everything now and end the loop.
     void stop();
+    // Any thread: new connections and exchanges use `config` from the loop's
+    // next turn; exchanges in flight keep the config they started with.
+    void update_config(WorkerConfig config);
     void join();
     size_t active_connections() const { return connections_.load(std::memory_order_relaxed); }
 
     // Loop thread only, from here on.
     uv_loop_t* loop() { return &loop_; }
-    const config::Config& config() const { return *shared_.config; }
-    const SharedState& shared() const { return shared_; }
+    const config::Config& config() const { return *config_.config; }
+    const std::shared_ptr<const config::Config>& config_ptr() const { return config_.config; }
+    const sockaddr_storage& upstream_address() const { return config_.upstream_address; }
+    const std::string& upstream_host() const { return config_.upstream_host; }
     Metrics& metrics() { return *shared_.metrics; }
     hooks::HookThread& hooks() { return *shared_.hooks; }
     UpstreamPool& upstream_pool() { return pool_; }
@@ -78,8 +89,12 @@ private:
     void on_async();
     void run();
     void close_listener();
+    void apply_pending_config();
 
     SharedState& shared_;
+    WorkerConfig config_;
+    std::mutex update_mutex_;
+    std::optional<WorkerConfig> pending_config_;
     int index_;
     int listen_fd_;
     uv_loop_t loop_{};
