@@ -5,10 +5,13 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "config/config.h"
 
 namespace afterhook::hooks {
 
@@ -52,6 +55,11 @@ struct Record {
     uint64_t bytes_out = 0;                           // all bytes written to the client for this exchange
     double duration_ms = 0;                           // first request byte to last response byte
     double upstream_ms = -1;                          // request sent to response complete; -1 if never reached
+
+    // The config the exchange started under: its hooks run for this record,
+    // even when a reload has swapped in another config since (null: the
+    // hook thread's current config).
+    std::shared_ptr<const config::Config> config;
 };
 
 }  // namespace afterhook::hooks
