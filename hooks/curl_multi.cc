@@ -1,0 +1,227 @@
+#include "hooks/curl_multi.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <mutex>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+#include "proxy/log.h"
+
+namespace afterhook::hooks {
+
+namespace {
+
+// curl_global_init is not safe to race with itself or with other libcurl
+// calls, so the first multi of the process runs it, once, behind call_once.
+// libcurl stays initialised until the process exits.
+void init_libcurl_once() {
+    static std::once_flag once;
+    static CURLcode result = CURLE_OK;
+    std::call_once(once, [] { result = curl_global_init(CURL_GLOBAL_DEFAULT); });
+    if (result != CURLE_OK)
+        throw std::runtime_error(std::string("libcurl cannot be initialised: ") + curl_easy_strerror(result));
+}
+
+uv_handle_t* as_handle(uv_timer_t* timer) { return reinterpret_cast<uv_handle_t*>(timer); }
+uv_handle_t* as_handle(uv_poll_t* poll) { return reinterpret_cast<uv_handle_t*>(poll); }
+
+}  // namespace
+
+CurlMulti::CurlMulti(uv_loop_t* loop) : loop_(loop) {
+    init_libcurl_once();
+    multi_ = curl_multi_init();
+    if (!multi_) throw std::runtime_error("libcurl cannot create a multi handle");
+    uv_timer_init(loop_, &timer_);
+    timer_.data = this;
+    curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &CurlMulti::on_socket);
+    curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
+    curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &CurlMulti::on_timer_change);
+    curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
+    apply_connection_limits();
+}
+
+CurlMulti::~CurlMulti() {
+    if (!closed_) {
+        log::error("internal: CurlMulti destroyed before its handles were closed");
+        std::abort();
+    }
+}
+
+void CurlMulti::reserve_connections(unsigned count) {
+    connections_ += count;
+    apply_connection_limits();
+}
+
+void CurlMulti::release_connections(unsigned count) {
+    connections_ -= std::min(count, connections_);
+    apply_connection_limits();
+}
+
+void CurlMulti::apply_connection_limits() {
+    if (closing_) return;
+    const long limit = static_cast<long>(std::max(connections_, 1u));
+    curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, limit);
+    curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, limit);
+}
+
+bool CurlMulti::add(CURL* easy, Completed completed) {
+    if (closing_ || !easy) return false;
+    // Registered first: adding may already call back into the multi.
+    auto [it, inserted] = transfers_.emplace(easy, std::move(completed));
+    if (!inserted) return false;
+    const CURLMcode code = curl_multi_add_handle(multi_, easy);
+    if (code != CURLM_OK) {
+        transfers_.erase(easy);
+        return false;
+    }
+    return true;
+}
+
+bool CurlMulti::remove(CURL* easy) {
+    if (cancelled_.erase(easy) > 0) return true;  // already out of the multi
+    auto it = transfers_.find(easy);
+    if (it == transfers_.end()) return false;
+    transfers_.erase(it);
+    curl_multi_remove_handle(multi_, easy);
+    return true;
+}
+
+void CurlMulti::close(std::function<void()> closed) {
+    if (closing_) return;
+    closing_ = true;
+    closed_callback_ = std::move(closed);
+    // From here on the socket and timer callbacks ignore libcurl: every poll
+    // and the timer are closed below, whatever libcurl says while it tears
+    // its connections down.
+    for (const auto& transfer : transfers_) curl_multi_remove_handle(multi_, transfer.first);
+    cancelled_ = std::move(transfers_);
+    transfers_.clear();
+    // Polls stop before libcurl closes their sockets in curl_multi_cleanup.
+    const std::vector<SocketPoll*> polls(polls_.begin(), polls_.end());
+    for (SocketPoll* poll : polls) unwatch_socket(poll);
+    ++handles_closing_;
+    uv_close(as_handle(&timer_), &CurlMulti::on_handle_closed);
+    curl_multi_cleanup(multi_);
+    multi_ = nullptr;
+}
+
+int CurlMulti::on_socket(CURL*, curl_socket_t fd, int what, void* userp, void* socketp) {
+    return static_cast<CurlMulti*>(userp)->watch_socket(fd, what, static_cast<SocketPoll*>(socketp));
+}
+
+int CurlMulti::on_timer_change(CURLM*, long timeout_ms, void* userp) {
+    return static_cast<CurlMulti*>(userp)->set_timer(timeout_ms);
+}
+
+void CurlMulti::on_poll(uv_poll_t* poll, int status, int events) {
+    auto* socket = static_cast<SocketPoll*>(poll->data);
+    int flags = 0;
+    if (status < 0) flags |= CURL_CSELECT_ERR;
+    if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
+    if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
+    socket->owner->act(socket->fd, flags);
+}
+
+void CurlMulti::on_timer(uv_timer_t* timer) { static_cast<CurlMulti*>(timer->data)->act(CURL_SOCKET_TIMEOUT, 0); }
+
+void CurlMulti::on_handle_closed(uv_handle_t* handle) {
+    if (handle->type == UV_POLL) {
+        auto* socket = static_cast<SocketPoll*>(handle->data);
+        CurlMulti* owner = socket->owner;
+        delete socket;
+        owner->handle_closed(handle);
+    } else {
+        static_cast<CurlMulti*>(handle->data)->handle_closed(handle);
+    }
+}
+
+// libcurl asks us to watch `fd` for `what`. `poll` is what curl_multi_assign
+// attached to the socket earlier (null for a socket we have not seen).
+int CurlMulti::watch_socket(curl_socket_t fd, int what, SocketPoll* poll) {
+    if (closing_) return 0;
+    if (what == CURL_POLL_REMOVE) {
+        if (poll) {
+            curl_multi_assign(multi_, fd, nullptr);
+            unwatch_socket(poll);
+        }
+        return 0;
+    }
+    if (!poll) {
+        poll = new SocketPoll;
+        poll->owner = this;
+        poll->fd = fd;
+        if (uv_poll_init_socket(loop_, &poll->poll, fd) != 0) {
+            delete poll;  // never initialised, so there is no handle to close
+            return -1;
+        }
+        poll->poll.data = poll;
+        polls_.insert(poll);
+        curl_multi_assign(multi_, fd, poll);
+    }
+    int events = 0;
+    if (what & CURL_POLL_IN) events |= UV_READABLE;
+    if (what & CURL_POLL_OUT) events |= UV_WRITABLE;
+    return uv_poll_start(&poll->poll, events, &CurlMulti::on_poll) == 0 ? 0 : -1;
+}
+
+void CurlMulti::unwatch_socket(SocketPoll* poll) {
+    polls_.erase(poll);
+    ++handles_closing_;
+    uv_close(as_handle(&poll->poll), &CurlMulti::on_handle_closed);
+}
+
+// libcurl wants to be called back in `timeout_ms` (0: as soon as possible,
+// -1: no timer). Never calls libcurl from here: it does not allow that from
+// inside its own callbacks, so even a 0 ms timeout goes through the loop.
+int CurlMulti::set_timer(long timeout_ms) {
+    if (closing_) return 0;
+    if (timeout_ms < 0) return uv_timer_stop(&timer_) == 0 ? 0 : -1;
+    return uv_timer_start(&timer_, &CurlMulti::on_timer, static_cast<uint64_t>(timeout_ms), 0) == 0 ? 0 : -1;
+}
+
+void CurlMulti::act(curl_socket_t fd, int flags) {
+    if (closing_) return;
+    int running = 0;
+    curl_multi_socket_action(multi_, fd, flags, &running);
+    dispatch_completed();
+}
+
+// Hands every finished transfer to its callback. A callback may add or
+// remove transfers or close the multi; the loop re-reads the multi's state
+// after each one.
+void CurlMulti::dispatch_completed() {
+    int queued = 0;
+    while (!closing_) {
+        CURLMsg* message = curl_multi_info_read(multi_, &queued);
+        if (!message) return;
+        if (message->msg != CURLMSG_DONE) continue;
+        CURL* easy = message->easy_handle;
+        const CURLcode result = message->data.result;  // `message` dies with the removal below
+        curl_multi_remove_handle(multi_, easy);
+        auto it = transfers_.find(easy);
+        if (it == transfers_.end()) continue;
+        Completed completed = std::move(it->second);
+        transfers_.erase(it);
+        completed(result);
+    }
+}
+
+void CurlMulti::handle_closed(uv_handle_t*) {
+    --handles_closing_;
+    if (!closing_ || handles_closing_ > 0 || closed_) return;
+    // Every handle is closed: the transfers cancelled by close() complete,
+    // one at a time because a callback may remove the others.
+    while (!cancelled_.empty()) {
+        auto it = cancelled_.begin();
+        Completed completed = std::move(it->second);
+        cancelled_.erase(it);
+        completed(CURLE_ABORTED_BY_CALLBACK);
+    }
+    closed_ = true;
+    auto closed = std::move(closed_callback_);
+    if (closed) closed();  // may destroy this object: nothing after it
+}
+
+}  // namespace afterhook::hooks

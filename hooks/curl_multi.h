@@ -1,0 +1,97 @@
+// CurlMulti: one libcurl multi handle driven by a libuv loop (the hook
+// thread's). libcurl tells us which sockets to watch (CURLMOPT_SOCKETFUNCTION,
+// one uv_poll_t per socket) and when to wake it (CURLMOPT_TIMERFUNCTION, one
+// uv_timer_t); we hand every event back with curl_multi_socket_action and
+// dispatch finished transfers to their callbacks. Every webhook hook of the
+// thread shares it, so connections to the same receiver are reused across
+// deliveries and hooks.
+#pragma once
+
+#include <curl/curl.h>
+#include <uv.h>
+
+#include <cstddef>
+#include <functional>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace afterhook::hooks {
+
+class CurlMulti {
+public:
+    using Completed = std::function<void(CURLcode)>;
+
+    // Initialises libcurl for the process on first use (once, thread-safe)
+    // and creates the multi handle and its timer on `loop`. Throws
+    // std::runtime_error if libcurl cannot be initialised.
+    explicit CurlMulti(uv_loop_t* loop);
+    // Only once close()'s callback has run: the handles are freed by their
+    // close callbacks and this object must outlive them. Destroying it
+    // earlier aborts the process, as a freed handle would corrupt the loop.
+    ~CurlMulti();
+    CurlMulti(const CurlMulti&) = delete;
+    CurlMulti& operator=(const CurlMulti&) = delete;
+
+    // Users (webhook actions) declare how many transfers they may run at
+    // once; the multi allows that many connections per host and keeps that
+    // many idle connections for reuse, so a hook at its concurrency cap never
+    // waits for a connection and never opens more than it needs.
+    void reserve_connections(unsigned count);
+    void release_connections(unsigned count);
+
+    // Starts the transfer `easy` (fully configured by the caller, who keeps
+    // owning it). `completed` runs exactly once on the loop with the
+    // transfer's result, never inside add(). Returns false, and never calls
+    // `completed`, when the multi is closing or libcurl refuses the handle.
+    bool add(CURL* easy, Completed completed);
+
+    // Stops a transfer that has not completed; its callback is dropped
+    // without being called and the caller may clean up `easy` at once.
+    // Returns false if `easy` is not a transfer of this multi.
+    bool remove(CURL* easy);
+
+    // Transfers added and not yet completed or removed.
+    size_t transfers() const { return transfers_.size() + cancelled_.size(); }
+
+    // Stops every transfer, closes every connection and handle. Each
+    // transfer still running completes with CURLE_ABORTED_BY_CALLBACK, then
+    // `closed` runs; both from close callbacks, never inside close(). Later
+    // calls do nothing.
+    void close(std::function<void()> closed);
+    bool closing() const { return closing_; }
+
+private:
+    struct SocketPoll {
+        uv_poll_t poll{};
+        CurlMulti* owner = nullptr;
+        curl_socket_t fd = CURL_SOCKET_BAD;
+    };
+
+    static int on_socket(CURL* easy, curl_socket_t fd, int what, void* userp, void* socketp);
+    static int on_timer_change(CURLM* multi, long timeout_ms, void* userp);
+    static void on_poll(uv_poll_t* poll, int status, int events);
+    static void on_timer(uv_timer_t* timer);
+    static void on_handle_closed(uv_handle_t* handle);
+
+    int watch_socket(curl_socket_t fd, int what, SocketPoll* poll);
+    void unwatch_socket(SocketPoll* poll);
+    int set_timer(long timeout_ms);
+    void act(curl_socket_t fd, int flags);
+    void dispatch_completed();
+    void apply_connection_limits();
+    void handle_closed(uv_handle_t* handle);
+
+    uv_loop_t* loop_;
+    CURLM* multi_ = nullptr;
+    uv_timer_t timer_{};
+    std::unordered_map<CURL*, Completed> transfers_;  // added, still in the multi
+    std::unordered_map<CURL*, Completed> cancelled_;  // taken out by close(), completing from its callback
+    std::unordered_set<SocketPoll*> polls_;           // watched sockets (not yet closing)
+    size_t handles_closing_ = 0;
+    unsigned connections_ = 0;
+    bool closing_ = false;
+    bool closed_ = false;
+    std::function<void()> closed_callback_;
+};
+
+}  // namespace afterhook::hooks
