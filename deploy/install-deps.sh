@@ -7,7 +7,9 @@ packages=(build-essential cmake pkg-config git ca-certificates
           libuv1-dev node-llhttp libyaml-cpp-dev libcurl4-openssl-dev libssl-dev
           nlohmann-json3-dev libcli11-dev python3 curl procps)
 if [[ "${1:-}" == "--test" ]]; then
-    packages+=(doctest-dev)
+    # doctest for the suite; node and npm for the offline Kubernetes schema
+    # checks; systemd for `systemd-analyze verify` of the unit.
+    packages+=(doctest-dev nodejs npm systemd)
 fi
 
 missing=()

@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash deploy/install-deps.sh --test
+# Pinned by tests/deploy/package-lock.json; used by the Kubernetes manifest tests.
+npm ci --prefix tests/deploy --no-audit --no-fund --loglevel=error
 
 jobs=$(nproc)
 run_suite() {
