@@ -257,7 +257,10 @@ TEST_CASE("deploy: the image builds on debian:12 and runs as non-root on debian:
     const auto cmds = find_all(runtime, "CMD");
     REQUIRE(entrypoints.size() == 1);
     REQUIRE(cmds.size() == 1);
-    CHECK(nlohmann::json::parse(entrypoints[0]->arguments) == nlohmann::json::array({"/usr/local/bin/afterhook"}));
+    // tini as PID 1 forwards signals and reaps what exec hooks leave behind.
+    CHECK(nlohmann::json::parse(entrypoints[0]->arguments) ==
+          nlohmann::json::array({"/usr/bin/tini", "--", "/usr/local/bin/afterhook"}));
+    CHECK(installed_packages(runtime).count("tini") == 1);
     const nlohmann::json cmd = nlohmann::json::parse(cmds[0]->arguments);
     CHECK(cmd == nlohmann::json::array({"--config", "/etc/afterhook/afterhook.yaml"}));
 
