@@ -42,6 +42,19 @@ CurlMulti::CurlMulti(uv_loop_t* loop) : loop_(loop) {
     apply_connection_limits();
 }
 
+std::shared_ptr<CurlMulti> CurlMulti::make_shared(uv_loop_t* loop) {
+    return std::shared_ptr<CurlMulti>(new CurlMulti(loop), [](CurlMulti* multi) { multi->release_shared(); });
+}
+
+void CurlMulti::release_shared() {
+    if (closed_) {
+        delete this;
+        return;
+    }
+    delete_when_closed_ = true;
+    close({});  // does nothing if a close is already under way
+}
+
 CurlMulti::~CurlMulti() {
     if (!closed_) {
         log::error("internal: CurlMulti destroyed before its handles were closed");
@@ -221,6 +234,13 @@ void CurlMulti::handle_closed(uv_handle_t*) {
     }
     closed_ = true;
     auto closed = std::move(closed_callback_);
+    if (delete_when_closed_) {
+        // Shared and released: nobody else may delete it, so the callback
+        // runs first and the multi frees itself last.
+        if (closed) closed();
+        delete this;
+        return;
+    }
     if (closed) closed();  // may destroy this object: nothing after it
 }
 

@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -25,6 +26,13 @@ public:
     // and creates the multi handle and its timer on `loop`. Throws
     // std::runtime_error if libcurl cannot be initialised.
     explicit CurlMulti(uv_loop_t* loop);
+
+    // A multi shared by the webhook actions of one loop (each DeliveryQueue
+    // keeps it alive until its action is gone). Releasing the last owner
+    // closes it, if nobody did, and it frees itself from its close callback,
+    // so the loop must run on until then; a `closed` callback given to an
+    // earlier close() still runs first.
+    static std::shared_ptr<CurlMulti> make_shared(uv_loop_t* loop);
     // Only once close()'s callback has run: the handles are freed by their
     // close callbacks and this object must outlive them. Destroying it
     // earlier aborts the process, as a freed handle would corrupt the loop.
@@ -80,6 +88,7 @@ private:
     void dispatch_completed();
     void apply_connection_limits();
     void handle_closed(uv_handle_t* handle);
+    void release_shared();
 
     uv_loop_t* loop_;
     CURLM* multi_ = nullptr;
@@ -91,6 +100,7 @@ private:
     unsigned connections_ = 0;
     bool closing_ = false;
     bool closed_ = false;
+    bool delete_when_closed_ = false;  // owned by make_shared()'s last owner, now gone
     std::function<void()> closed_callback_;
 };
 

@@ -9,7 +9,18 @@
 //   other 4xx, 3xx (never followed)      failed
 //   network error, timeout               retry
 // Once the response status is known it decides, even if the rest of the
-// transfer fails (a body cut short or over the 64 KiB read limit).
+// transfer fails (a body cut short or over the 64 KiB read limit). A URL that
+// does not parse or names a protocol other than http/https fails at once.
+//
+// The request: `method` as configured (GET and HEAD carry no body); the body
+// is the record, the text template or the JSON template; Content-Type is
+// application/json, text/plain; charset=utf-8 for text, or the configured
+// one. CloudEvents structured mode wraps the body as the event's `data` and
+// sends application/cloudevents+json. With `sign.secret`, webhook-id (the
+// delivery id, the same on every retry), webhook-timestamp (this attempt) and
+// webhook-signature are added and win over configured headers of those
+// names. Rendered header values never contain CR, LF or NUL. HTTP/1.1 only,
+// no redirects, certificates verified unless `tls_verify: false`.
 #pragma once
 
 #include <curl/curl.h>
@@ -17,12 +28,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <deque>
 #include <unordered_map>
 
 #include "config/config.h"

@@ -3,6 +3,7 @@
 #include <uv.h>
 
 #include <atomic>
+#include <memory>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -178,6 +179,46 @@ TEST_CASE("curl multi: raw transfers complete through the loop, never inside add
         CHECK(closed);
         CHECK_FALSE(called);
         curl_easy_cleanup(easy);
+    }
+    CHECK(uv_loop_close(&loop) == 0);
+}
+
+TEST_CASE("curl multi: a shared multi closes and frees itself when its last owner lets go") {
+    HttpReceiver receiver([](const ReceivedRequest&) { return hang(); });
+    uv_loop_t loop;
+    REQUIRE(uv_loop_init(&loop) == 0);
+    std::vector<std::string> events;
+    SUBCASE("released with a transfer in flight") {
+        std::shared_ptr<CurlMulti> multi = CurlMulti::make_shared(&loop);
+        CURL* easy = curl_easy_init();
+        REQUIRE(easy != nullptr);
+        const std::string url = receiver.url("/raw");
+        curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
+        curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+        REQUIRE(multi->add(easy, [&](CURLcode code) {
+            events.push_back(code == CURLE_ABORTED_BY_CALLBACK ? "cancelled" : "other");
+        }));
+        while (receiver.requests().empty()) uv_run(&loop, UV_RUN_ONCE);
+        multi.reset();
+        CHECK(events.empty());
+        uv_run(&loop, UV_RUN_DEFAULT);
+        CHECK(events == std::vector<std::string>{"cancelled"});
+        curl_easy_cleanup(easy);
+        CHECK(receiver.wait_for_client_closes(1));
+    }
+    SUBCASE("closed first, then released") {
+        std::shared_ptr<CurlMulti> multi = CurlMulti::make_shared(&loop);
+        multi->close([&] { events.push_back("closed"); });
+        multi.reset();
+        uv_run(&loop, UV_RUN_DEFAULT);
+        CHECK(events == std::vector<std::string>{"closed"});
+    }
+    SUBCASE("released after its close completed") {
+        std::shared_ptr<CurlMulti> multi = CurlMulti::make_shared(&loop);
+        multi->close([&] { events.push_back("closed"); });
+        uv_run(&loop, UV_RUN_DEFAULT);
+        CHECK(events == std::vector<std::string>{"closed"});
+        multi.reset();
     }
     CHECK(uv_loop_close(&loop) == 0);
 }
