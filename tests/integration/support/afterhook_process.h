@@ -20,10 +20,17 @@ public:
     // binary is missing, exits, or does not report a port in time.
     AfterhookProcess(const TempDir& dir, const std::string& yaml,
                      Clock::duration startup = std::chrono::seconds(10));
+    // Runs `afterhook --config config_path` on a file the test laid out
+    // itself (a symlinked Kubernetes-style volume, say); same waiting.
+    explicit AfterhookProcess(std::string config_path,
+                              Clock::duration startup = std::chrono::seconds(10));
 
     static std::string binary_path();
 
     uint16_t port() const { return port_; }
+    // The admin listener's port from the same line (`admin=HOST:PORT`); 0
+    // when the line did not name one.
+    uint16_t admin_port() const { return admin_port_; }
     const std::string& config_path() const { return config_path_; }
     ChildProcess& process() { return *process_; }
     const ChildProcess& process() const { return *process_; }
@@ -35,9 +42,12 @@ public:
     std::string diagnostics(size_t lines = 40) const { return process_->tail(lines); }
 
 private:
+    void start(const std::string& shown_config, Clock::duration startup);
+
     std::string config_path_;
     std::unique_ptr<ChildProcess> process_;
     uint16_t port_ = 0;
+    uint16_t admin_port_ = 0;
 };
 
 }  // namespace afterhook::testing
