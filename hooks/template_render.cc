@@ -86,6 +86,31 @@ std::string render_text(const config::Template& tmpl, const RenderContext& ctx) 
     return out;
 }
 
+std::string render_url(const config::Template& tmpl, const RenderContext& ctx) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    std::string out, value;
+    for (const auto& part : tmpl.parts) {
+        if (part.kind == Kind::literal) {
+            out.append(part.text);
+            continue;
+        }
+        value.clear();
+        append_field(part, ctx, value);
+        for (unsigned char c : value) {
+            bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                        c == '.' || c == '_' || c == '~' || c == '/';
+            if (keep) {
+                out.push_back(static_cast<char>(c));
+            } else {
+                out.push_back('%');
+                out.push_back(kHex[c >> 4]);
+                out.push_back(kHex[c & 0xf]);
+            }
+        }
+    }
+    return out;
+}
+
 void render_json(const config::JsonTemplate& json, const RenderContext& ctx, std::string& out) {
     using JKind = config::JsonTemplate::Kind;
     switch (json.kind) {

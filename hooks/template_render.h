@@ -24,6 +24,11 @@ struct RenderContext {
 void render_text(const config::Template& tmpl, const RenderContext& ctx, std::string& out);
 std::string render_text(const config::Template& tmpl, const RenderContext& ctx);
 
+// Renders a URL: the template's literal text as written, each placeholder's
+// value percent-encoded (RFC 3986) except unreserved characters and '/', so a
+// value can never add a query parameter, a fragment or a space.
+std::string render_url(const config::Template& tmpl, const RenderContext& ctx);
+
 // Appends a JSON body written as YAML, with every string value escaped.
 void render_json(const config::JsonTemplate& json, const RenderContext& ctx, std::string& out);
 

@@ -261,7 +261,7 @@ bool WebhookAction::build_headers(const Delivery& delivery, bool has_body, const
 // memory, an option this libcurl lacks).
 bool WebhookAction::configure(Attempt& attempt, const Delivery& delivery, milliseconds timeout) const {
     const RenderContext ctx{*delivery.record, delivery.trigger, hook_name_};
-    attempt.url = render_text(sink_.url, ctx);
+    attempt.url = render_url(sink_.url, ctx);
     attempt.body = render_request_body(delivery);
     const bool is_get = sink_.method == "GET";
     const bool is_head = sink_.method == "HEAD";

@@ -124,3 +124,11 @@ TEST_CASE("invalid UTF-8 from a client never breaks the JSON") {
     afterhook::hooks::render_json(s, ctx, out);
     CHECK(out == "\"/\xEF\xBF\xBD\xEF\xBF\xBD\"");
 }
+
+TEST_CASE("URLs percent-encode placeholder values, never the literal text") {
+    Record r = sample_record();
+    TriggerParams trigger = {{"key", "/p/42?x=1&y=2 #frag"}, {"name", "caf\xc3\xa9"}};
+    RenderContext ctx{r, trigger, "purge"};
+    CHECK(afterhook::hooks::render_url(compile("http://cache.internal/purge?key={{trigger.key}}&n={{trigger.name}}"), ctx) ==
+          "http://cache.internal/purge?key=/p/42%3Fx%3D1%26y%3D2%20%23frag&n=caf%C3%A9");
+}
