@@ -1,6 +1,8 @@
-// HookDispatcher: fans each record out to the sink of every configured hook.
-// Lives on the hook thread; the place where per-hook filters and per-hook
-// queues belong.
+// HookDispatcher: fans each record out to the hooks it concerns. Lives on the
+// hook thread. For every record it reads the app's trigger (Record::trigger,
+// the upstream response header: a client can never set it), evaluates each
+// hook's filter, and hands the record to the sinks of the hooks that fire,
+// all of them sharing one immutable copy.
 #pragma once
 
 #include <uv.h>
@@ -8,27 +10,41 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "config/config.h"
+#include "hooks/filter.h"
 #include "hooks/hook_stats.h"
 #include "hooks/record.h"
+#include "hooks/report_throttle.h"
 #include "hooks/sink.h"
+#include "hooks/trigger.h"
 
 namespace afterhook::hooks {
 
 class HookDispatcher {
 public:
     // Opens one sink per hook on `loop`; `stats[i]` counts for `hooks[i]` and
-    // must outlive the sinks. `on_sink_progress` runs whenever a sink has
-    // finished a delivery in flight (see Sink::set_progress_callback).
+    // must outlive the sinks, `trigger_stats` counts unknown and malformed
+    // trigger calls. `on_sink_progress` runs whenever a sink has finished a
+    // delivery in flight (see Sink::set_progress_callback).
     // Start-up only: throws std::runtime_error naming the hook whose sink
     // cannot be opened, after closing the sinks opened before it.
     HookDispatcher(uv_loop_t* loop, const std::vector<config::Hook>& hooks,
-                   const std::vector<std::unique_ptr<HookStats>>& stats, const std::function<void()>& on_sink_progress);
+                   const std::vector<std::unique_ptr<HookStats>>& stats, TriggerStats& trigger_stats,
+                   const std::function<void()>& on_sink_progress);
 
-    // Hands `record` to every hook's sink.
-    void dispatch(const Record& record);
+    // Hands `record` to every hook that fires for it:
+    // - a hook without `trigger: header` fires when its filter matches, with
+    //   no trigger params;
+    // - a `trigger: header` hook fires once per trigger call that names it
+    //   (twice if named twice), with that call's params, and only when its
+    //   filter matches too.
+    // A call naming no `trigger: header` hook is counted as unknown (and
+    // reported, at most once per interval); a malformed one is counted too.
+    void dispatch(Record&& record);
 
     void flush();
     bool idle() const;        // every sink is idle
@@ -41,7 +57,21 @@ public:
     void close();
 
 private:
-    std::vector<SinkPtr> sinks_;
+    struct Route {
+        std::string name;
+        Filter filter;
+        bool trigger_only = false;
+        SinkPtr sink;
+    };
+
+    void count_trigger_problems(const ParsedTrigger& trigger);
+
+    uv_loop_t* loop_;
+    SinkShared shared_;  // released by close(): the sinks hold what they still use
+    std::vector<Route> routes_;
+    std::unordered_set<std::string> trigger_names_;  // of the `trigger: header` hooks
+    TriggerStats& trigger_stats_;
+    ReportThrottle unknown_reports_;
 };
 
 }  // namespace afterhook::hooks

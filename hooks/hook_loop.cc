@@ -39,7 +39,7 @@ HookLoop::~HookLoop() {
 }
 
 void HookLoop::open_sinks() {
-    dispatcher_.emplace(&loop_, hooks_, stats_, [this] { on_sink_progress(); });
+    dispatcher_.emplace(&loop_, hooks_, stats_, trigger_stats_, [this] { on_sink_progress(); });
 }
 
 void HookLoop::run() {
@@ -115,15 +115,14 @@ void HookLoop::on_handle_closed(uv_handle_t*) {}
 
 // Dispatches one batch; the next one follows on the next loop iteration, so
 // that write completions and timers run in between. While draining, a
-// backlogged sink pauses the dispatch until its writes progress.
+// backlogged sink pauses the dispatch until its writes progress, and the
+// drain ends here once everything is delivered.
 void HookLoop::on_wake() {
     // Before open_sinks() there is nowhere to deliver to: records wait.
     if (!dispatcher_ || finished_) return;
     if (dispatch_queued(dispatch_batch) == dispatch_batch) uv_async_send(&wake_);  // more may be queued
     if (!draining_) return;
-    dispatching_ = true;
     dispatcher_->flush();  // a drain does not wait for flush timers
-    dispatching_ = false;
     maybe_finish_drain();
 }
 
@@ -137,26 +136,22 @@ void HookLoop::on_control() {
     }
 }
 
-// A sink finished a write: a drain paused on it may go on, or be complete.
-// The dispatch resumes through the wake-up rather than from inside the sink's
-// callback.
+// A sink finished a delivery: a drain paused on it may go on, or be complete.
+// Both happen on the next iteration, through the wake-up, never from inside
+// the sink's callback: the sink (or the action under it) may still be in the
+// middle of its own bookkeeping, and finishing the drain closes it.
 void HookLoop::on_sink_progress() {
-    if (!draining_ || finished_ || dispatching_) return;
-    if (queue_.size_approx() > 0) {
-        if (!dispatcher_->backlogged()) uv_async_send(&wake_);
-        return;
-    }
-    maybe_finish_drain();
+    if (!draining_ || finished_) return;
+    if (queue_.size_approx() > 0 && dispatcher_->backlogged()) return;  // the next progress notice resumes
+    uv_async_send(&wake_);
 }
 
 size_t HookLoop::dispatch_queued(size_t limit) {
     size_t dispatched = 0;
-    dispatching_ = true;
     while (dispatched < limit && !(draining_ && dispatcher_->backlogged()) && queue_.try_pop(scratch_)) {
-        dispatcher_->dispatch(scratch_);
+        dispatcher_->dispatch(std::move(scratch_));
         ++dispatched;
     }
-    dispatching_ = false;
     return dispatched;
 }
 
@@ -187,11 +182,7 @@ void HookLoop::abandon() {
     const uint64_t never_dispatched = discard_queued();
     count_dropped_everywhere(never_dispatched);
     uint64_t unconfirmed = 0;
-    if (dispatcher_) {
-        dispatching_ = true;
-        unconfirmed = dispatcher_->abandon();
-        dispatching_ = false;
-    }
+    if (dispatcher_) unconfirmed = dispatcher_->abandon();
     finish(never_dispatched + unconfirmed);
 }
 

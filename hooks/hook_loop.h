@@ -62,6 +62,8 @@ public:
     uint64_t undelivered() const;
     uint64_t records_submitted() const { return submitted_.load(std::memory_order_relaxed); }
     uint64_t records_dropped() const { return dropped_.load(std::memory_order_relaxed); }
+    uint64_t unknown_triggers() const { return trigger_stats_.unknown.load(std::memory_order_relaxed); }
+    uint64_t malformed_triggers() const { return trigger_stats_.malformed.load(std::memory_order_relaxed); }
     std::vector<HookCounters> counters() const;
 
 private:
@@ -90,8 +92,9 @@ private:
     RecordQueue queue_;
     const std::vector<config::Hook> hooks_;
     std::vector<std::unique_ptr<HookStats>> stats_;  // one per hook, fixed at construction
+    TriggerStats trigger_stats_;
     std::optional<HookDispatcher> dispatcher_;
-    Record scratch_;  // the record being dispatched; reused to keep its capacity
+    Record scratch_;  // the record being dispatched (moved into the hooks' shared copy)
 
     std::atomic<bool> stop_requested_{false};
     std::atomic<bool> abandon_requested_{false};
@@ -105,7 +108,6 @@ private:
     bool ran_ = false;
     bool draining_ = false;
     bool finished_ = false;
-    bool dispatching_ = false;  // inside a dispatcher call: progress notices wait for it to return
 
     std::mutex done_mutex_;
     std::condition_variable done_changed_;

@@ -18,6 +18,7 @@ struct HookStats {
     void add_delivered(uint64_t n) { delivered.fetch_add(n, std::memory_order_relaxed); }
     void add_failed(uint64_t n) { failed.fetch_add(n, std::memory_order_relaxed); }
     void add_dropped(uint64_t n) { dropped.fetch_add(n, std::memory_order_relaxed); }
+    void add_retried(uint64_t n) { retried.fetch_add(n, std::memory_order_relaxed); }
     void set_queue_depth(uint64_t n) { queue_depth.store(n, std::memory_order_relaxed); }
 
     HookCounters snapshot() const;
@@ -25,9 +26,15 @@ struct HookStats {
     const std::string hook;
     std::atomic<uint64_t> delivered{0};    // deliveries that completed
     std::atomic<uint64_t> failed{0};       // deliveries attempted and failed for good
-    std::atomic<uint64_t> dropped{0};      // deliveries never attempted (a bound was hit, or shutdown)
+    std::atomic<uint64_t> dropped{0};      // deliveries given up before they ended (a bound was hit, or shutdown)
     std::atomic<uint64_t> retried{0};      // extra attempts
     std::atomic<uint64_t> queue_depth{0};  // deliveries waiting in the sink or in flight
+};
+
+// The app triggers the hook thread saw (Record::trigger), across all hooks.
+struct TriggerStats {
+    std::atomic<uint64_t> unknown{0};    // calls naming no `trigger: header` hook
+    std::atomic<uint64_t> malformed{0};  // calls that could not be parsed (hooks/trigger.h)
 };
 
 inline HookCounters HookStats::snapshot() const {

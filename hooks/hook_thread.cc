@@ -93,6 +93,10 @@ uint64_t HookThread::records_submitted() const { return impl_->loop->records_sub
 
 uint64_t HookThread::records_dropped() const { return impl_->loop->records_dropped(); }
 
+uint64_t HookThread::unknown_triggers() const { return impl_->loop->unknown_triggers(); }
+
+uint64_t HookThread::malformed_triggers() const { return impl_->loop->malformed_triggers(); }
+
 std::vector<HookCounters> HookThread::counters() const { return impl_->loop->counters(); }
 
 }  // namespace afterhook::hooks

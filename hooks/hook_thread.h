@@ -50,6 +50,8 @@ public:
 
     uint64_t records_submitted() const;
     uint64_t records_dropped() const;       // queue between workers and hook thread was full
+    uint64_t unknown_triggers() const;      // app trigger calls that named no `trigger: header` hook
+    uint64_t malformed_triggers() const;    // app trigger calls that could not be parsed
     std::vector<HookCounters> counters() const;  // one entry per configured hook
 
 private:

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "hooks/record_json.h"
+#include "hooks/template_render.h"
 #include "proxy/log.h"
 
 namespace afterhook::hooks {
@@ -49,10 +50,11 @@ std::string error_name(ssize_t error) { return uv_err_name(static_cast<int>(erro
 
 }  // namespace
 
-LogSink::LogSink(uv_loop_t* loop, HookStats& stats, std::string path, Options options)
+LogSink::LogSink(uv_loop_t* loop, HookStats& stats, std::string path, config::Template format, Options options)
     : loop_(loop),
       stats_(stats),
       path_(std::move(path)),
+      format_(std::move(format)),
       options_(options),
       owns_fd_(standard_fd(path_) < 0),
       fd_(owns_fd_ ? open_at_start(loop, stats.hook, path_) : standard_fd(path_)) {
@@ -60,12 +62,12 @@ LogSink::LogSink(uv_loop_t* loop, HookStats& stats, std::string path, Options op
     timer_.data = this;
 }
 
-void LogSink::deliver(const Record& record) {
+void LogSink::deliver(const RecordPtr& record, const TriggerParams& trigger) {
     if (abandoned_ || closing_ || pending_.size() + unwritten() >= options_.max_buffer_bytes) {
         stats_.add_dropped(1);
         return;
     }
-    append_json_line(pending_, record);
+    append_line(*record, trigger);
     ++pending_lines_;
     publish_depth();
     if (pending_.size() >= options_.flush_bytes) flush();
@@ -313,6 +315,21 @@ void LogSink::report_recovery() {
               " failed_lines_unreported=" + std::to_string(failed_since_report_));
     failing_ = false;
     failed_since_report_ = 0;
+}
+
+// One event, one line: a newline in the rendered text (written into the
+// format itself; no record value holds one) would split the event over two
+// lines and throw off the delivered count, which follows the newlines, so it
+// becomes a space.
+void LogSink::append_line(const Record& record, const TriggerParams& trigger) {
+    if (format_.empty()) {
+        append_json_line(pending_, record);
+        return;
+    }
+    const size_t begin = pending_.size();
+    render_text(format_, RenderContext{record, trigger, stats_.hook}, pending_);
+    std::replace(pending_.begin() + static_cast<std::ptrdiff_t>(begin), pending_.end(), '\n', ' ');
+    pending_.push_back('\n');
 }
 
 void LogSink::publish_depth() { stats_.set_queue_depth(pending_lines_ + writing_lines_); }

@@ -1,7 +1,8 @@
-// LogSink: the `log` hook. Formats each record as one JSON line into a
-// buffer on the hook thread and writes the buffer with uv_fs_write, which runs
-// on libuv's thread pool: a slow or stuck disk (or a stdout pipe nobody reads)
-// never blocks the hook thread's loop.
+// LogSink: the `log` hook. Formats each record as one JSON line, or as its
+// `format` template followed by '\n', into a buffer on the hook thread and
+// writes the buffer with uv_fs_write, which runs on libuv's thread pool: a
+// slow or stuck disk (or a stdout pipe nobody reads) never blocks the hook
+// thread's loop.
 #pragma once
 
 #include <uv.h>
@@ -10,6 +11,7 @@
 #include <cstdint>
 #include <string>
 
+#include "config/config.h"
 #include "hooks/sink.h"
 
 namespace afterhook::hooks {
@@ -26,11 +28,13 @@ public:
     using Options = LogSinkOptions;
 
     // `path` is "stdout", "stderr" or a file, opened here for appending
-    // (created with mode 0644). Start-up only: throws std::runtime_error
-    // naming the hook and the path when the file cannot be opened.
-    LogSink(uv_loop_t* loop, HookStats& stats, std::string path, Options options = {});
+    // (created with mode 0644). An empty `format` writes JSON lines.
+    // Start-up only: throws std::runtime_error naming the hook and the path
+    // when the file cannot be opened.
+    LogSink(uv_loop_t* loop, HookStats& stats, std::string path, config::Template format = {},
+            Options options = {});
 
-    void deliver(const Record& record) override;
+    void deliver(const RecordPtr& record, const TriggerParams& trigger) override;
     void flush() override;
     bool idle() const override;
     // Half the buffer bound: a drain never brings the sink near dropping.
@@ -64,11 +68,13 @@ private:
     void report_failure(ssize_t error, uint64_t lines);
     void report_recovery();
     void publish_depth();
+    void append_line(const Record& record, const TriggerParams& trigger);
     size_t unwritten() const { return writing_.size() - written_; }
 
     uv_loop_t* loop_;
     HookStats& stats_;
     const std::string path_;
+    const config::Template format_;
     const Options options_;
     const bool owns_fd_;       // false for stdout and stderr, which are never closed
     uv_file fd_ = -1;

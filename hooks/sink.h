@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "config/config.h"
+#include "hooks/delivery.h"
 #include "hooks/hook_stats.h"
 #include "hooks/record.h"
 
@@ -20,9 +21,11 @@ public:
     Sink(const Sink&) = delete;
     Sink& operator=(const Sink&) = delete;
 
-    // Takes one record for delivery. Never blocks and never throws: a record
-    // the sink cannot take (its bound is reached) is counted as dropped.
-    virtual void deliver(const Record& record) = 0;
+    // Takes one event for delivery: `record` (shared by every hook the record
+    // reaches) with the params of the app trigger that named this hook (empty
+    // when no trigger did). Never blocks and never throws: an event the sink
+    // cannot take (its bound is reached) is counted as dropped.
+    virtual void deliver(const RecordPtr& record, const TriggerParams& trigger) = 0;
 
     // Starts handing over everything buffered now instead of on the sink's
     // own schedule (used while draining).
@@ -77,9 +80,21 @@ struct SinkCloser {
 // once its handles are closed.
 using SinkPtr = std::unique_ptr<Sink, SinkCloser>;
 
-// Opens the sink that `hook` configures on `loop`, counting into `stats`.
+class CurlMulti;
+
+// What the sinks of one hook loop share, made by make_sink on first use: the
+// one CurlMulti of every webhook hook. Each webhook sink holds a reference
+// until its action is gone; when the last reference goes, the multi is closed
+// and frees itself once its handles are closed, so it outlives every transfer.
+struct SinkShared {
+    std::shared_ptr<CurlMulti> curl;
+};
+
+// Opens the sink that `hook` configures on `loop`, counting into `stats`:
+// a LogSink, or a DeliveryQueue around the webhook or exec action.
 // Start-up only: throws std::runtime_error naming the hook when the sink
-// cannot be opened (a log file that cannot be created, ...).
-SinkPtr make_sink(uv_loop_t* loop, const config::Hook& hook, HookStats& stats);
+// cannot be opened (a log file that cannot be created, an invalid signing
+// secret, ...).
+SinkPtr make_sink(uv_loop_t* loop, const config::Hook& hook, HookStats& stats, SinkShared& shared);
 
 }  // namespace afterhook::hooks

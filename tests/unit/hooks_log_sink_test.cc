@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "config/template.h"
 #include "hooks/hook_stats.h"
 #include "hooks/log_sink.h"
 #include "hooks/record.h"
@@ -26,6 +27,7 @@ using afterhook::hooks::HookStats;
 using afterhook::hooks::LogSink;
 using afterhook::hooks::LogSinkOptions;
 using afterhook::hooks::Record;
+using afterhook::hooks::RecordPtr;
 using afterhook::hooks::SinkPtr;
 
 namespace {
@@ -47,12 +49,12 @@ std::vector<std::string> read_lines(const fs::path& file) {
     return lines;
 }
 
-Record numbered(int n) {
-    Record r;
-    r.id = "req-" + std::to_string(n);
-    r.method = "GET";
-    r.path = "/items/" + std::to_string(n);
-    r.status = 200;
+RecordPtr numbered(int n) {
+    auto r = std::make_shared<Record>();
+    r->id = "req-" + std::to_string(n);
+    r->method = "GET";
+    r->path = "/items/" + std::to_string(n);
+    r->status = 200;
     return r;
 }
 
@@ -119,7 +121,7 @@ TEST_CASE("log sink: writes every record as one JSON line, in order") {
         TestLoop loop;
         SinkPtr sink(new LogSink(&loop.loop, stats, file.string()));
         constexpr int n = 5000;  // several 64 KiB writes
-        for (int i = 0; i < n; ++i) sink->deliver(numbered(i));
+        for (int i = 0; i < n; ++i) sink->deliver(numbered(i), {});
         sink->flush();
         CHECK(loop.run_until([&] { return sink->idle(); }));
         CHECK(stats.delivered == n);
@@ -139,6 +141,27 @@ TEST_CASE("log sink: writes every record as one JSON line, in order") {
     CHECK(static_cast<mode_t>(fs::status(file).permissions() & fs::perms::all) == (0644 & ~mask));
 }
 
+TEST_CASE("log sink: with a format, each record is the rendered template and a newline") {
+    TempDir dir;
+    const auto file = dir.path / "access.log";
+    HookStats stats("access");
+    afterhook::config::Template format;
+    std::string error;
+    const std::string source = "{{request.method}} {{request.path}}\n{{response.status}} {{trigger.k}}";
+    REQUIRE(afterhook::config::compile_template(source, {}, format, error));
+    {
+        TestLoop loop;
+        SinkPtr sink(new LogSink(&loop.loop, stats, file.string(), format));
+        sink->deliver(numbered(1), {{"k", "v"}});
+        sink->deliver(numbered(2), {});
+        sink->flush();
+        CHECK(loop.run_until([&] { return sink->idle(); }));
+        CHECK(stats.delivered == 2);
+    }
+    // A newline written into the format would split the event: it becomes a space.
+    CHECK(read_lines(file) == std::vector<std::string>{"GET /items/1 200 v", "GET /items/2 200 "});
+}
+
 TEST_CASE("log sink: appends to an existing file") {
     TempDir dir;
     const auto file = dir.path / "access.log";
@@ -147,7 +170,7 @@ TEST_CASE("log sink: appends to an existing file") {
     {
         TestLoop loop;
         SinkPtr sink(new LogSink(&loop.loop, stats, file.string()));
-        sink->deliver(numbered(1));
+        sink->deliver(numbered(1), {});
         sink->flush();
         CHECK(loop.run_until([&] { return sink->idle(); }));
     }
@@ -162,7 +185,7 @@ TEST_CASE("log sink: a small buffer is written by the flush timer without an exp
     HookStats stats("access");
     TestLoop loop;
     SinkPtr sink(new LogSink(&loop.loop, stats, file.string()));
-    sink->deliver(numbered(7));
+    sink->deliver(numbered(7), {});
     CHECK(stats.queue_depth == 1);
     CHECK(loop.run_until([&] { return stats.delivered == 1; }));
     CHECK(read_lines(file).size() == 1);
@@ -176,8 +199,8 @@ TEST_CASE("log sink: lines beyond the buffer bound are dropped and counted") {
     options.max_buffer_bytes = 4096;
     {
         TestLoop loop;
-        SinkPtr sink(new LogSink(&loop.loop, stats, file.string(), options));
-        for (int i = 0; i < 100; ++i) sink->deliver(numbered(i));
+        SinkPtr sink(new LogSink(&loop.loop, stats, file.string(), {}, options));
+        for (int i = 0; i < 100; ++i) sink->deliver(numbered(i), {});
         CHECK(stats.dropped > 0);
         CHECK(stats.queue_depth == 100 - stats.dropped);
         sink->flush();
@@ -196,7 +219,7 @@ TEST_CASE("log sink: write errors are counted as failed and reported once per bu
         TestLoop loop;
         SinkPtr sink(new LogSink(&loop.loop, stats, "/dev/full"));  // every write fails with ENOSPC
         for (int round = 0; round < 3; ++round) {
-            for (int i = 0; i < 10; ++i) sink->deliver(numbered(i));
+            for (int i = 0; i < 10; ++i) sink->deliver(numbered(i), {});
             sink->flush();
             CHECK(loop.run_until([&] { return sink->idle(); }));
         }
@@ -225,7 +248,7 @@ TEST_CASE("log sink: a write cut short counts whole lines written as delivered, 
     {
         TestLoop loop;
         SinkPtr sink(new LogSink(&loop.loop, stats, file.string()));
-        for (int i = 0; i < 20; ++i) sink->deliver(numbered(i));
+        for (int i = 0; i < 20; ++i) sink->deliver(numbered(i), {});
         sink->flush();
         CHECK(loop.run_until([&] { return sink->idle(); }));
     }
@@ -265,14 +288,14 @@ TEST_CASE("log sink: reopen after a rename writes later lines to the new file") 
     {
         TestLoop loop;
         SinkPtr sink(new LogSink(&loop.loop, stats, file.string()));
-        for (int i = 0; i < 3; ++i) sink->deliver(numbered(i));
+        for (int i = 0; i < 3; ++i) sink->deliver(numbered(i), {});
         sink->flush();
         CHECK(loop.run_until([&] { return stats.delivered == 3; }));
 
         fs::rename(file, rotated);
         sink->reopen();
         sink->reopen();  // a second request while the first is in flight is harmless
-        for (int i = 3; i < 5; ++i) sink->deliver(numbered(i));
+        for (int i = 3; i < 5; ++i) sink->deliver(numbered(i), {});
         sink->flush();
         CHECK(loop.run_until([&] { return stats.delivered == 5 && sink->idle(); }));
     }
@@ -290,11 +313,11 @@ TEST_CASE("log sink: abandon drops what is buffered and counts it") {
     {
         TestLoop loop;
         SinkPtr sink(new LogSink(&loop.loop, stats, file.string()));
-        for (int i = 0; i < 10; ++i) sink->deliver(numbered(i));
+        for (int i = 0; i < 10; ++i) sink->deliver(numbered(i), {});
         CHECK(sink->abandon() == 10);
         CHECK(stats.dropped == 10);
         CHECK(stats.queue_depth == 0);
-        sink->deliver(numbered(11));  // after abandon nothing new is taken
+        sink->deliver(numbered(11), {});  // after abandon nothing new is taken
         CHECK(stats.dropped == 11);
         CHECK(sink->idle());
     }
@@ -307,7 +330,7 @@ TEST_CASE("log sink: closing with lines buffered drops and counts them") {
     {
         TestLoop loop;
         SinkPtr sink(new LogSink(&loop.loop, stats, (dir.path / "access.log").string()));
-        for (int i = 0; i < 4; ++i) sink->deliver(numbered(i));
+        for (int i = 0; i < 4; ++i) sink->deliver(numbered(i), {});
     }
     CHECK(stats.dropped == 4);
     CHECK(stats.delivered == 0);
@@ -320,8 +343,8 @@ TEST_CASE("log sink: stderr is written to fd 2 and left open") {
     {
         TestLoop loop;
         SinkPtr sink(new LogSink(&loop.loop, stats, "stderr"));
-        sink->deliver(numbered(1));
-        sink->deliver(numbered(2));
+        sink->deliver(numbered(1), {});
+        sink->deliver(numbered(2), {});
         sink->flush();
         CHECK(loop.run_until([&] { return sink->idle(); }));
     }

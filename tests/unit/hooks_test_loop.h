@@ -1,0 +1,46 @@
+// A libuv loop for one hook unit test, checked for leaked handles at the end.
+#pragma once
+
+#include <doctest/doctest.h>
+#include <uv.h>
+
+#include <chrono>
+#include <functional>
+
+namespace afterhook::test {
+
+struct TestLoop {
+    uv_loop_t loop{};
+    TestLoop() { REQUIRE(uv_loop_init(&loop) == 0); }
+    ~TestLoop() {
+        uv_run(&loop, UV_RUN_DEFAULT);  // close callbacks of whatever the test closed last
+        CHECK(uv_loop_close(&loop) == 0);
+    }
+    TestLoop(const TestLoop&) = delete;
+    TestLoop& operator=(const TestLoop&) = delete;
+
+    // Runs the loop until `done()` holds or the deadline passes. A repeating
+    // timer keeps each iteration short whatever else is (not) active.
+    bool run_until(const std::function<bool()>& done, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+        uv_timer_t tick;
+        uv_timer_init(&loop, &tick);
+        uv_timer_start(&tick, [](uv_timer_t*) {}, 2, 2);
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        bool met = done();
+        while (!met && std::chrono::steady_clock::now() < deadline) {
+            uv_run(&loop, UV_RUN_ONCE);
+            met = done();
+        }
+        uv_close(reinterpret_cast<uv_handle_t*>(&tick), nullptr);
+        uv_run(&loop, UV_RUN_NOWAIT);  // the tick's close callback, before `tick` goes away
+        return met;
+    }
+
+    // Runs the loop for `duration` of loop time, whatever happens.
+    void run_for(std::chrono::milliseconds duration) {
+        const auto until = std::chrono::steady_clock::now() + duration;
+        run_until([until] { return std::chrono::steady_clock::now() >= until; }, duration * 2);
+    }
+};
+
+}  // namespace afterhook::test
