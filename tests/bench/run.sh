@@ -22,6 +22,12 @@ BENCH_WORKERS=${BENCH_WORKERS:-1 2}
 BENCH_UPSTREAM_WORKERS=${BENCH_UPSTREAM_WORKERS:-2}
 BENCH_IDLE_CONNECTIONS=${BENCH_IDLE_CONNECTIONS:-10000}
 BENCH_KEEP_TMP=${BENCH_KEEP_TMP:-0}
+BENCH_HOOKS=${BENCH_HOOKS:-1}
+BENCH_ONLY_HOOKS=${BENCH_ONLY_HOOKS:-0}
+BENCH_HOOK_WORKERS=${BENCH_HOOK_WORKERS:-2}
+BENCH_DELIVERY_DURATION=${BENCH_DELIVERY_DURATION:-30s}
+BENCH_DELIVERY_RATE=${BENCH_DELIVERY_RATE:-2000}
+BENCH_DELIVERY_CLIENTS=${BENCH_DELIVERY_CLIENTS:-10}
 
 CONTENDERS=(direct afterhook nginx haproxy)
 declare -A LABEL=(
@@ -45,6 +51,15 @@ check_settings() {
     [[ $BENCH_WARMUP =~ ^[0-9]+[smh]?$ ]] || die "BENCH_WARMUP must look like 2s or 0, got '$BENCH_WARMUP'"
     [[ $BENCH_UPSTREAM_WORKERS =~ ^[1-9][0-9]*$ ]] || die "BENCH_UPSTREAM_WORKERS must be a positive integer"
     [[ $BENCH_IDLE_CONNECTIONS =~ ^[1-9][0-9]*$ ]] || die "BENCH_IDLE_CONNECTIONS must be a positive integer"
+    [[ $BENCH_HOOKS =~ ^[01]$ ]] || die "BENCH_HOOKS must be 0 or 1, got '$BENCH_HOOKS'"
+    [[ $BENCH_ONLY_HOOKS =~ ^[01]$ ]] || die "BENCH_ONLY_HOOKS must be 0 or 1, got '$BENCH_ONLY_HOOKS'"
+    ((BENCH_HOOKS == 1 || BENCH_ONLY_HOOKS == 0)) || die "BENCH_ONLY_HOOKS=1 needs BENCH_HOOKS=1"
+    [[ $BENCH_HOOK_WORKERS =~ ^[1-9][0-9]*$ ]] || die "BENCH_HOOK_WORKERS must be a positive integer"
+    [[ $BENCH_DELIVERY_DURATION =~ ^[1-9][0-9]*s?$ ]] || die "BENCH_DELIVERY_DURATION must be whole seconds like 30s, got '$BENCH_DELIVERY_DURATION'"
+    [[ $BENCH_DELIVERY_RATE =~ ^[1-9][0-9]*$ ]] || die "BENCH_DELIVERY_RATE must be a positive integer"
+    [[ $BENCH_DELIVERY_CLIENTS =~ ^[1-9][0-9]*$ ]] || die "BENCH_DELIVERY_CLIENTS must be a positive integer"
+    ((BENCH_DELIVERY_RATE % BENCH_DELIVERY_CLIENTS == 0)) ||
+        die "BENCH_DELIVERY_RATE must be a multiple of BENCH_DELIVERY_CLIENTS (h2load's --rps is per client)"
     local w
     for w in $BENCH_WORKERS; do
         [[ $w =~ ^[1-9][0-9]*$ ]] || die "BENCH_WORKERS must list positive integers, got '$BENCH_WORKERS'"
@@ -75,6 +90,9 @@ install_dependencies() {
     command -v ps >/dev/null || missing+=(procps)
     command -v python3 >/dev/null || missing+=(python3)
     command -v curl >/dev/null || missing+=(curl)
+    if ((BENCH_HOOKS == 1)); then
+        command -v h2load >/dev/null || missing+=(nghttp2-client)
+    fi
     if ((${#missing[@]} == 0)); then
         return
     fi
@@ -214,9 +232,10 @@ start_haproxy() {  # NAME WORKERS PORT -> STARTED_PID
 }
 
 # Starts afterhook on CONFIG and waits for its `listening address=` line;
-# sets STARTED_PID and STARTED_PORT.
+# sets STARTED_PID, STARTED_PORT and STARTED_ADMIN (the admin port, empty
+# when the config has no admin listener).
 start_afterhook() {  # NAME CONFIG
-    local name=$1 config=$2 i address=""
+    local name=$1 config=$2 i address="" admin
     start_bg "$name" "$AFTERHOOK" --config "$config"
     for ((i = 0; i < 100; i++)); do
         kill -0 "$STARTED_PID" 2>/dev/null || die "$name exited at start: $(tail -n 20 "$TMP/$name.err")"
@@ -226,6 +245,8 @@ start_afterhook() {  # NAME CONFIG
     done
     [[ -n $address ]] || die "$name printed no 'listening address=' within 10 s: $(tail -n 20 "$TMP/$name.err")"
     STARTED_PORT=${address##*:}
+    admin=$(sed -n 's/.* listening .* admin=\([^ ]*\).*/\1/p' "$TMP/$name.err" | head -n 1)
+    STARTED_ADMIN=${admin##*:}
     wait_http "http://127.0.0.1:$STARTED_PORT/" "$STARTED_PID" "$name"
 }
 
@@ -330,6 +351,164 @@ measure_idle_rss() {
         "$workers" "$idle" "$with" "$BENCH_IDLE_CONNECTIONS" "$fds" "$per" >>"$TMP/rss.md"
 }
 
+# ------------------------------------------------------------------- hooks --
+
+# Starts receiver.py (answering after DELAY_MS) and waits for its
+# `listening PORT` line; sets STARTED_PID and RECEIVER_PORT. Its JSON stats
+# go to $TMP/NAME.json when it is stopped.
+start_receiver() {  # NAME DELAY_MS
+    local name=$1 delay=$2 i
+    RECEIVER_PORT=
+    start_bg "$name" python3 "$BENCH_DIR/receiver.py" --delay-ms "$delay" --stats "$TMP/$name.json"
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$STARTED_PID" 2>/dev/null || die "$name exited at start: $(tail -n 20 "$TMP/$name.err")"
+        RECEIVER_PORT=$(sed -n 's/^listening \([0-9]*\)$/\1/p' "$TMP/$name.out" | head -n 1)
+        [[ -n $RECEIVER_PORT ]] && return
+        sleep 0.1
+    done
+    die "$name printed no 'listening PORT' within 10 s: $(tail -n 20 "$TMP/$name.err")"
+}
+
+# Prints afterhook_hook_events_total{hook=HOOK,result=RESULT} from the
+# admin endpoint at ADMIN_PORT (0 when the series is absent).
+hook_counter() {  # ADMIN_PORT HOOK RESULT
+    curl -s --max-time 2 "http://127.0.0.1:$1/metrics" |
+        awk -v series="afterhook_hook_events_total{hook=\"$2\",result=\"$3\"}" \
+            '$1 == series { value = $2 } END { print value + 0 }'
+}
+
+records_dropped() {  # ADMIN_PORT
+    curl -s --max-time 2 "http://127.0.0.1:$1/metrics" |
+        awk '$1 == "afterhook_records_dropped_total" { value = $2 } END { print value + 0 }'
+}
+
+# Waits until HOOK's settled events (delivered + failed + dropped) reach
+# EXPECTED, or stop growing for 3 s, polling every 0.5 s for at most 120 s.
+wait_hook_settled() {  # ADMIN_PORT HOOK EXPECTED
+    local admin=$1 hook=$2 expected=$3 total previous=-1 still=0 i
+    for ((i = 0; i < 240; i++)); do
+        total=$(($(hook_counter "$admin" "$hook" delivered) + $(hook_counter "$admin" "$hook" failed) +
+            $(hook_counter "$admin" "$hook" dropped)))
+        ((total >= expected)) && return
+        if ((total == previous)); then
+            ((++still >= 6)) && return
+        else
+            still=0
+        fi
+        previous=$total
+        sleep 0.5
+    done
+    say "hook $hook still settling after 120 s ($total of $expected events)"
+}
+
+# Saturation with hooks: afterhook with `hooks: []` and afterhook with a JSON
+# access log on every request plus a 1%-sampled webhook to a receiver that
+# answers after 200 ms, both running side by side at BENCH_HOOK_WORKERS,
+# the same wrk load, alternating which goes first each round. Appends one
+# line per wrk run to $TMP/hooks-manifest.tsv and writes the sampled
+# webhook's counters to $TMP/saturation-facts.md.
+measure_hooks_saturation() {
+    local workers=$BENCH_HOOK_WORKERS round key receiver_pid on_pid on_admin
+    declare -A port
+    declare -A label=(
+        [hooks-off]="hooks off (\`hooks: []\`)"
+        [hooks-on]="hooks on (JSON log every request + webhook on 1%, receiver 200 ms)"
+    )
+    start_receiver receiver-slow 200
+    receiver_pid=$STARTED_PID
+
+    render "$CONF_DIR/afterhook.yaml.in" "$TMP/hooks-off.yaml" "WORKERS=$workers" "UPSTREAM_PORT=$UPSTREAM_PORT"
+    start_afterhook hooks-off "$TMP/hooks-off.yaml"
+    port[hooks-off]=$STARTED_PORT
+    local off_pid=$STARTED_PID
+
+    render "$CONF_DIR/afterhook-hooks.yaml.in" "$TMP/hooks-on.yaml" "WORKERS=$workers" \
+        "UPSTREAM_PORT=$UPSTREAM_PORT" "RECEIVER_PORT=$RECEIVER_PORT" "LOG_PATH=$TMP/access.log"
+    start_afterhook hooks-on "$TMP/hooks-on.yaml"
+    port[hooks-on]=$STARTED_PORT
+    on_pid=$STARTED_PID
+    on_admin=$STARTED_ADMIN
+    [[ -n $on_admin ]] || die "hooks-on afterhook printed no admin port"
+
+    local order=(hooks-off hooks-on)
+    if [[ $BENCH_WARMUP != 0 && $BENCH_WARMUP != 0[smh] ]]; then
+        for key in "${order[@]}"; do
+            say "hooks saturation warm-up $key ($BENCH_WARMUP)"
+            wrk_run "${port[$key]}" "$BENCH_WARMUP" "$TMP/warmup-$key.txt"
+        done
+    fi
+    for ((round = 1; round <= BENCH_ROUNDS; round++)); do
+        if ((round % 2 == 0)); then order=(hooks-on hooks-off); else order=(hooks-off hooks-on); fi
+        for key in "${order[@]}"; do
+            say "hooks saturation round $round/$BENCH_ROUNDS $key ($BENCH_DURATION)"
+            local out=$TMP/wrk-$key-r$round.txt
+            wrk_run "${port[$key]}" "$BENCH_DURATION" "$out"
+            printf '%s\t%s\t%s\t%s\t%s\n' "$key" "${label[$key]}" "$workers" "$round" "$out" >>"$TMP/hooks-manifest.tsv"
+        done
+    done
+
+    # Let the sampled webhooks still queued behind the 200 ms receiver finish,
+    # so the counters below are final.
+    wait_hook_settled "$on_admin" sampled 1000000000
+    local delivered failed dropped lost lines
+    delivered=$(hook_counter "$on_admin" sampled delivered)
+    failed=$(hook_counter "$on_admin" sampled failed)
+    dropped=$(hook_counter "$on_admin" sampled dropped)
+    lost=$(records_dropped "$on_admin")
+    stop_pid "$on_pid"
+    stop_pid "$off_pid"
+    stop_pid "$receiver_pid"
+    lines=$(wc -l <"$TMP/access.log")
+    {
+        printf 'Hooks-on afterhook over the whole run (warm-up included): %s access-log lines written;\n' "$lines"
+        printf 'sampled webhook: %s delivered, %s failed, %s dropped; records dropped before the hook thread: %s;\n' \
+            "$delivered" "$failed" "$dropped" "$lost"
+        printf 'the 200 ms receiver counted %s webhook requests.\n' \
+            "$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["count"])' "$TMP/receiver-slow.json")"
+    } >"$TMP/saturation-facts.md"
+    rm -f "$TMP/access.log"
+}
+
+# Delivery: h2load at BENCH_DELIVERY_RATE req/s in total for
+# BENCH_DELIVERY_DURATION against afterhook with a webhook on every request
+# to a receiver that answers at once; once afterhook's event counters stop
+# growing, the receiver is stopped and writes the lag statistics. Writes
+# $TMP/delivery-facts.tsv for hooks_report.py.
+measure_delivery() {
+    local workers=$BENCH_HOOK_WORKERS seconds=${BENCH_DELIVERY_DURATION%s} receiver_pid pid admin
+    local per_client=$((BENCH_DELIVERY_RATE / BENCH_DELIVERY_CLIENTS)) threads=2
+    ((BENCH_DELIVERY_CLIENTS < threads)) && threads=$BENCH_DELIVERY_CLIENTS
+    start_receiver receiver-fast 0
+    receiver_pid=$STARTED_PID
+    render "$CONF_DIR/afterhook-delivery.yaml.in" "$TMP/delivery.yaml" "WORKERS=$workers" \
+        "UPSTREAM_PORT=$UPSTREAM_PORT" "RECEIVER_PORT=$RECEIVER_PORT"
+    start_afterhook delivery "$TMP/delivery.yaml"  # its readiness probe is one request, so one event
+    pid=$STARTED_PID
+    admin=$STARTED_ADMIN
+    [[ -n $admin ]] || die "delivery afterhook printed no admin port"
+
+    say "delivery: h2load --h1 -c$BENCH_DELIVERY_CLIENTS --rps $per_client (${BENCH_DELIVERY_RATE} req/s) for ${seconds}s"
+    h2load --h1 -t"$threads" -c"$BENCH_DELIVERY_CLIENTS" --rps "$per_client" -D "$seconds" \
+        "http://127.0.0.1:$STARTED_PORT/" >"$TMP/h2load.txt" 2>&1 || die "h2load failed: $(tail -n 20 "$TMP/h2load.txt")"
+    local succeeded
+    succeeded=$(sed -n 's/^requests: .* \([0-9]*\) succeeded.*/\1/p' "$TMP/h2load.txt")
+    [[ -n $succeeded ]] || die "no request summary in h2load's output: $(tail -n 20 "$TMP/h2load.txt")"
+    wait_hook_settled "$admin" every $((succeeded + 1))
+    {
+        printf 'h2load_output\t%s\n' "$TMP/h2load.txt"
+        printf 'receiver_stats\t%s\n' "$TMP/receiver-fast.json"
+        printf 'rate\t%s\nduration_s\t%s\nclients\t%s\nprobes\t1\n' "$BENCH_DELIVERY_RATE" "$seconds" "$BENCH_DELIVERY_CLIENTS"
+        local result
+        for result in delivered failed dropped retried; do
+            printf '%s\t%s\n' "$result" "$(hook_counter "$admin" every "$result")"
+        done
+        printf 'records_dropped\t%s\n' "$(records_dropped "$admin")"
+    } >"$TMP/delivery-facts.tsv"
+    stop_pid "$receiver_pid"
+    stop_pid "$pid"
+    [[ -s $TMP/receiver-fast.json ]] || die "the receiver wrote no stats: $(tail -n 20 "$TMP/receiver-fast.err")"
+}
+
 # ------------------------------------------------------------------ report --
 
 first_line() { "$@" 2>&1 | head -n 1 || true; }
@@ -353,12 +532,64 @@ git_revision() {
     printf '%s' "$rev"
 }
 
+proxy_sections() {
+    printf '\n## Throughput and latency\n\n'
+    printf 'Load: `wrk -t%s -c%s -d%s --latency http://127.0.0.1:PORT/` against every contender,\n' \
+        "$BENCH_THREADS" "$BENCH_CONNECTIONS" "$BENCH_DURATION"
+    printf '%s round(s), contenders alternating in rotating order, medians shown (each column on its own).\n' "$BENCH_ROUNDS"
+    printf 'Upstream: nginx, %s worker process(es), `return 200 "hello world\\n"`, keep-alive, no access log.\n' \
+        "$BENCH_UPSTREAM_WORKERS"
+    printf 'Keep-alive on both legs for every proxy; no proxy logs; afterhook runs with `hooks: []`.\n'
+    printf 'All processes (wrk, proxy, upstream) share the same %s CPUs: compare ratios, not absolute numbers.\n\n' "$(nproc)"
+    python3 "$BENCH_DIR/report.py" "$TMP/manifest.tsv"
+    printf '\n## afterhook memory per idle keep-alive connection\n\n'
+    printf 'Fresh afterhook (`hooks: []`): RSS once listening, then RSS with %s client connections\n' "$BENCH_IDLE_CONNECTIONS"
+    printf 'that each sent one complete request, read the response, and stayed open and idle\n'
+    printf '(`tests/bench/idle_clients.py`, 32 requests in flight at a time). RSS is VmRSS, read until stable.\n\n'
+    printf '| workers | RSS idle | RSS with connections | connections | open fds | per connection |\n'
+    printf '|---:|---:|---:|---:|---:|---:|\n'
+    cat "$TMP/rss.md"
+}
+
+hooks_sections() {
+    printf '\n## Hooks on: saturation\n\n'
+    printf 'Two afterhooks side by side, `workers: %s` each, same upstream, same load:\n' "$BENCH_HOOK_WORKERS"
+    printf '`wrk -t%s -c%s -d%s --latency`, %s round(s), which one runs first alternating each round,\n' \
+        "$BENCH_THREADS" "$BENCH_CONNECTIONS" "$BENCH_DURATION" "$BENCH_ROUNDS"
+    printf 'medians shown. Hooks off: `hooks: []`. Hooks on (`conf/afterhook-hooks.yaml.in`): a JSON access log\n'
+    printf 'to a file on every request, plus a webhook on 1%% of requests (`sample: 0.01`) to `receiver.py`\n'
+    printf 'answering after 200 ms (concurrency 64, queue 100000). Targets from the issue: hooks-on req/s\n'
+    printf '>= 0.95x hooks off, p99 <= 1.1x hooks off.\n\n'
+    python3 "$BENCH_DIR/hooks_report.py" saturation "$TMP/hooks-manifest.tsv"
+    printf '\n'
+    cat "$TMP/saturation-facts.md"
+    printf '\n## Hooks on: delivery\n\n'
+    printf '`h2load --h1 -c%s --rps %s -D %s` (a fixed %s req/s in total) against afterhook (`workers: %s`)\n' \
+        "$BENCH_DELIVERY_CLIENTS" "$((BENCH_DELIVERY_RATE / BENCH_DELIVERY_CLIENTS))" "${BENCH_DELIVERY_DURATION%s}" \
+        "$BENCH_DELIVERY_RATE" "$BENCH_HOOK_WORKERS"
+    printf 'with a webhook on every request (`conf/afterhook-delivery.yaml.in`) to `receiver.py` answering at once.\n'
+    printf 'Counters are afterhook'"'"'s `/metrics` once they stopped growing. Lag = receive time at the receiver -\n'
+    printf '(`{{time}}` + `{{duration_ms}}`), i.e. from the response sent to the webhook received, same clock.\n\n'
+    python3 "$BENCH_DIR/hooks_report.py" delivery "$TMP/delivery-facts.tsv"
+}
+
+# Writes the report to stdout and to $RESULTS, or, with BENCH_ONLY_HOOKS=1,
+# to results-hooks.md so the full comparison in results.md is kept.
 write_report() {
     local command="BENCH_DURATION=$BENCH_DURATION BENCH_CONNECTIONS=$BENCH_CONNECTIONS BENCH_ROUNDS=$BENCH_ROUNDS"
-    command+=" BENCH_THREADS=$BENCH_THREADS BENCH_WARMUP=$BENCH_WARMUP BENCH_WORKERS=\"$BENCH_WORKERS\""
-    command+=" BENCH_UPSTREAM_WORKERS=$BENCH_UPSTREAM_WORKERS BENCH_IDLE_CONNECTIONS=$BENCH_IDLE_CONNECTIONS"
+    command+=" BENCH_THREADS=$BENCH_THREADS BENCH_WARMUP=$BENCH_WARMUP"
+    if ((BENCH_ONLY_HOOKS == 0)); then
+        command+=" BENCH_WORKERS=\"$BENCH_WORKERS\" BENCH_IDLE_CONNECTIONS=$BENCH_IDLE_CONNECTIONS"
+    fi
+    command+=" BENCH_UPSTREAM_WORKERS=$BENCH_UPSTREAM_WORKERS BENCH_HOOKS=$BENCH_HOOKS BENCH_ONLY_HOOKS=$BENCH_ONLY_HOOKS"
+    if ((BENCH_HOOKS == 1)); then
+        command+=" BENCH_HOOK_WORKERS=$BENCH_HOOK_WORKERS BENCH_DELIVERY_DURATION=$BENCH_DELIVERY_DURATION"
+        command+=" BENCH_DELIVERY_RATE=$BENCH_DELIVERY_RATE BENCH_DELIVERY_CLIENTS=$BENCH_DELIVERY_CLIENTS"
+    fi
     [[ -n ${AFTERHOOK_BIN:-} ]] && command+=" AFTERHOOK_BIN=$AFTERHOOK_BIN"
     command+=" bash tests/bench/run.sh"
+    local out=$RESULTS
+    ((BENCH_ONLY_HOOKS == 1)) && out=$BENCH_DIR/results-hooks.md
     {
         printf '# afterhook benchmark results\n\n'
         printf 'Generated by `tests/bench/run.sh` on %s. Command:\n\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -369,26 +600,13 @@ write_report() {
         printf -- '- Load average (1/5/15 min) before: %s; after: %s\n' "$LOAD_BEFORE" "$(cut -d' ' -f1-3 /proc/loadavg)"
         printf -- '- afterhook: %s, %s build, git %s\n' "$(first_line "$AFTERHOOK" --version)" "$(afterhook_build_type)" "$(git_revision)"
         printf -- '- nginx: %s\n' "$(first_line nginx -v)"
-        printf -- '- HAProxy: %s\n' "$(first_line haproxy -v)"
+        ((BENCH_ONLY_HOOKS == 1)) || printf -- '- HAProxy: %s\n' "$(first_line haproxy -v)"
         printf -- '- wrk: %s\n' "$(first_line wrk -v)"
-        printf '\n## Throughput and latency\n\n'
-        printf 'Load: `wrk -t%s -c%s -d%s --latency http://127.0.0.1:PORT/` against every contender,\n' \
-            "$BENCH_THREADS" "$BENCH_CONNECTIONS" "$BENCH_DURATION"
-        printf '%s round(s), contenders alternating in rotating order, medians shown (each column on its own).\n' "$BENCH_ROUNDS"
-        printf 'Upstream: nginx, %s worker process(es), `return 200 "hello world\\n"`, keep-alive, no access log.\n' \
-            "$BENCH_UPSTREAM_WORKERS"
-        printf 'Keep-alive on both legs for every proxy; no proxy logs; afterhook runs with `hooks: []`.\n'
-        printf 'All processes (wrk, proxy, upstream) share the same %s CPUs: compare ratios, not absolute numbers.\n\n' "$(nproc)"
-        python3 "$BENCH_DIR/report.py" "$TMP/manifest.tsv"
-        printf '\n## afterhook memory per idle keep-alive connection\n\n'
-        printf 'Fresh afterhook (`hooks: []`): RSS once listening, then RSS with %s client connections\n' "$BENCH_IDLE_CONNECTIONS"
-        printf 'that each sent one complete request, read the response, and stayed open and idle\n'
-        printf '(`tests/bench/idle_clients.py`, 32 requests in flight at a time). RSS is VmRSS, read until stable.\n\n'
-        printf '| workers | RSS idle | RSS with connections | connections | open fds | per connection |\n'
-        printf '|---:|---:|---:|---:|---:|---:|\n'
-        cat "$TMP/rss.md"
-    } >"$RESULTS"
-    cat "$RESULTS"
+        ((BENCH_HOOKS == 0)) || printf -- '- h2load: %s; python3: %s\n' "$(first_line h2load --version)" "$(first_line python3 --version)"
+        ((BENCH_ONLY_HOOKS == 1)) || proxy_sections
+        ((BENCH_HOOKS == 0)) || hooks_sections
+    } >"$out"
+    cat "$out"
 }
 
 # -------------------------------------------------------------------- main --
@@ -413,12 +631,19 @@ main() {
     start_nginx upstream "$CONF_DIR/upstream-nginx.conf.in" "$BENCH_UPSTREAM_WORKERS" "$UPSTREAM_PORT"
 
     local workers
-    for workers in $BENCH_WORKERS; do
-        measure_workers "$workers"
-    done
-    for workers in $BENCH_WORKERS; do
-        measure_idle_rss "$workers"
-    done
+    if ((BENCH_ONLY_HOOKS == 0)); then
+        for workers in $BENCH_WORKERS; do
+            measure_workers "$workers"
+        done
+        for workers in $BENCH_WORKERS; do
+            measure_idle_rss "$workers"
+        done
+    fi
+    if ((BENCH_HOOKS == 1)); then
+        : >"$TMP/hooks-manifest.tsv"
+        measure_hooks_saturation
+        measure_delivery
+    fi
     write_report
 }
 
