@@ -27,6 +27,7 @@
 #include "config/config.h"
 #include "config/env_substitution.h"
 #include "config/hook_syntax.h"
+#include "config/key_paths.h"
 #include "config/key_suggestion.h"
 #include "config/template.h"
 
@@ -223,6 +224,8 @@ public:
     explicit Loader(std::string file) : file_(std::move(file)) { config_.source = file_; }
 
     LoadResult load(const std::string& yaml);
+    // The paths of every key the tables below accept (see key_paths.h).
+    std::vector<std::string> key_paths();
 
 private:
     using Handler = std::function<void(const Located&)>;
@@ -301,6 +304,10 @@ private:
     // does not also fail each template that uses its neighbours.
     Capture known_names_;
     std::vector<ConfigError> errors_;
+    // Set only by key_paths(): walk_map then records the path of each key in
+    // its table and hands each handler an empty mapping, instead of reading
+    // the document, so that nested tables are listed too.
+    std::vector<std::string>* listed_paths_ = nullptr;
 };
 
 // The sinks this build implements, by key. Adding a sink kind is one row
@@ -332,6 +339,14 @@ bool Loader::expect(const Located& at, YAML::NodeType::value type, std::string_v
 Loader::MapSummary Loader::walk_map(const Located& map, const std::vector<Field>& fields,
                                     std::string_view unknown_hint) {
     MapSummary summary;
+    if (listed_paths_ != nullptr) {
+        for (const Field& field : fields) {
+            const std::string path = join(map.path, field.key);
+            listed_paths_->push_back(path);
+            field.handle(Located{YAML::Node(YAML::NodeType::Map), map.mark, path});
+        }
+        return summary;
+    }
     if (!expect(map, YAML::NodeType::Map, "a mapping")) {
         return summary;
     }
@@ -404,6 +419,16 @@ LoadResult Loader::load(const std::string& yaml) {
         return std::pair(a.line, a.column) < std::pair(b.line, b.column);
     });
     return LoadResult{std::move(config_), std::move(errors_)};
+}
+
+// The errors that listing provokes (every value is an empty mapping) are
+// dropped with the loader.
+std::vector<std::string> Loader::key_paths() {
+    std::vector<std::string> paths;
+    listed_paths_ = &paths;
+    read_root(Located{YAML::Node(YAML::NodeType::Map), SourceMark{1, 1}, ""});
+    listed_paths_ = nullptr;
+    return paths;
 }
 
 // An empty file (or one holding only comments) is the built-in defaults.
@@ -624,6 +649,11 @@ void Loader::read_token(const Located& at, std::string& out) {
 
 // `hooks:` replaces the default access-log hook; `hooks: []` means none.
 void Loader::read_hooks(const Located& at) {
+    if (listed_paths_ != nullptr) {  // one hook, "hooks[]", stands for every item
+        FirstUses names;
+        read_hook(Located{YAML::Node(YAML::NodeType::Map), at.mark, at.path + "[]"}, names);
+        return;
+    }
     if (!expect(at, YAML::NodeType::Sequence, "a list of hooks")) {
         return;
     }
@@ -1344,6 +1374,10 @@ LoadResult load_string(const std::string& yaml, const std::string& name) {
         result.errors.push_back(ConfigError{name, 0, 0, "", std::string("cannot load: ") + e.what()});
         return result;
     }
+}
+
+std::vector<std::string> known_key_paths() {
+    return Loader("<key paths>").key_paths();
 }
 
 LoadResult load_file(const std::string& path) {

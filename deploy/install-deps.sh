@@ -9,7 +9,7 @@ packages=(build-essential cmake pkg-config git ca-certificates
 if [[ "${1:-}" == "--test" ]]; then
     # doctest for the suite; node and npm for the offline Kubernetes schema
     # checks; systemd for `systemd-analyze verify` of the unit.
-    packages+=(doctest-dev nodejs npm systemd)
+    packages+=(doctest-dev nodejs npm systemd python3-jsonschema python3-yaml)
 fi
 
 missing=()
