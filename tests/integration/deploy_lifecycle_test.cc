@@ -64,7 +64,7 @@ size_t deliveries_with(const FakeUpstream& receiver, const std::string& marker) 
 
 }  // namespace
 
-TEST_CASE("kubernetes lifecycle: ConfigMap config, ..data swap, SIGTERM; every event delivered") {
+TEST_CASE("kubernetes lifecycle: ConfigMap config, ..data swap, SIGTERM - every event delivered") {
     FakeUpstream receiver(FakeUpstream::respond_with(200, "ok"));
     FakeUpstream app([](UpstreamConn& conn, const UpstreamRequest& request) {
         if (request.target == "/slow") std::this_thread::sleep_for(1s);  // in flight when the pod stops

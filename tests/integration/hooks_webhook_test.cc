@@ -237,7 +237,7 @@ TEST_CASE("a receiver that is down: clients unaffected, failures counted after t
     CHECK(back.size() == 5);
 }
 
-TEST_CASE("429 with Retry-After: 1 is retried after at least 1 s; 400 is not retried; 302 is not followed") {
+TEST_CASE("429 with Retry-After: 1 is retried after at least 1 s - 400 is not retried - 302 is not followed") {
     FakeUpstream redirect_target;
     std::atomic<int> seen_429{0};
     FakeUpstream receiver([&](UpstreamConn& conn, const UpstreamRequest& request) {

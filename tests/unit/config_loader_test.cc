@@ -102,7 +102,7 @@ TEST_CASE("missing keys keep their defaults and a missing hooks key keeps the ac
     CHECK(log_path(result.config.hooks[0]) == "stdout");
 }
 
-TEST_CASE("hooks: [] means no hooks") {
+TEST_CASE("hooks: an empty list means no hooks") {
     const LoadResult result = load("hooks: []\n");
     REQUIRE(result.ok());
     CHECK(result.config.hooks.empty());
@@ -315,7 +315,7 @@ TEST_CASE("limits take sizes or counts within their ranges") {
           "512, 64KiB, 1MiB, 1GiB, 10KB)");
 }
 
-TEST_CASE("capture names are HTTP tokens; header names are lower-cased, cookie names are not") {
+TEST_CASE("capture names are HTTP tokens - header names are lower-cased, cookie names are not") {
     CHECK(only_error("capture: {headers: [x-a, 'bad name']}\n") ==
           "test.yaml:1:26: capture.headers[1]: invalid name 'bad name' (expected an HTTP token such as x-request-id)");
     CHECK(only_error("capture:\n  redact: [Cookie, cookie]\n") ==

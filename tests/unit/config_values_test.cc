@@ -96,7 +96,7 @@ TEST_CASE("parse_size rejects malformed values and overflow") {
     }
 }
 
-TEST_CASE("parse_address accepts host:port, [v6]:port and http://host:port") {
+TEST_CASE("parse_address accepts host:port, bracketed v6 and http://host:port") {
     CHECK(address("127.0.0.1:8080") == "127.0.0.1 8080");
     CHECK(address("0.0.0.0:0") == "0.0.0.0 0");
     CHECK(address("localhost:3000") == "localhost 3000");

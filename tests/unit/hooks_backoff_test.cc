@@ -21,7 +21,7 @@ TEST_CASE("backoff: the cap doubles from the base up to max_backoff") {
     CHECK(Backoff(Retry{3, 5s, 1s}, 1).cap(1) == 1s);  // a base above the maximum is capped too
 }
 
-TEST_CASE("backoff: full jitter draws uniformly from [0, cap]") {
+TEST_CASE("backoff: full jitter draws uniformly from zero to the cap") {
     Backoff backoff(Retry{5, 100ms, 30s}, 2);
     constexpr int draws = 20000;
     int64_t sum = 0;

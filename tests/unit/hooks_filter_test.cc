@@ -211,7 +211,7 @@ TEST_CASE("filter: a lower rate picks a subset of what a higher rate picks") {
     CHECK(low_count < 300);
 }
 
-TEST_CASE("filter: the sample point is fixed for an id and within [0, 1)") {
+TEST_CASE("filter: the sample point is fixed for an id and at least 0 and below 1") {
     CHECK(sample_point("req-1") == sample_point("req-1"));
     CHECK(sample_point("req-1") != sample_point("req-2"));
     for (int i = 0; i < 10000; ++i) {

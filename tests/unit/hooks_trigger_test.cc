@@ -55,7 +55,7 @@ TEST_CASE("trigger: quoted values hold separators, spaces and escapes") {
     CHECK(parsed.calls[1].name == "next");
 }
 
-TEST_CASE("trigger: an empty bare value is the empty string; other bytes pass through") {
+TEST_CASE("trigger: an empty bare value is the empty string - other bytes pass through") {
     const auto parsed = parse_trigger("a;k=;v=/caf\xc3\xa9?x=1&y=%20");
     CHECK(parsed.malformed == 0);
     REQUIRE(parsed.calls.size() == 1);

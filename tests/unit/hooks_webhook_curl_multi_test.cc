@@ -70,7 +70,7 @@ TEST_CASE("curl multi: concurrent attempts keep their connections for the next r
     CHECK(receiver.accepts() <= kConcurrency);
 }
 
-TEST_CASE("curl multi: at most 64 KiB of a response is read; its status still decides") {
+TEST_CASE("curl multi: at most 64 KiB of a response is read - its status still decides") {
     std::atomic<size_t> body_size{WebhookAction::kMaxResponseBytes - 4096};
     std::atomic<bool> chunked{false};
     HttpReceiver receiver([&](const ReceivedRequest&) {
