@@ -61,7 +61,7 @@ void DeliveryQueue::deliver(const RecordPtr& record, const TriggerParams& trigge
         count_dropped(1);
         return;
     }
-    Entry entry{Delivery{record, trigger, delivery_id(record), 0}, next_seq_++};
+    Entry entry{Delivery{record, trigger, delivery_id(record), 0}, next_seq_++, 0, {}};
     if (waiting_.empty() && slot_free()) {
         start(std::move(entry));
         publish_depth();
@@ -132,6 +132,8 @@ void DeliveryQueue::on_attempt_done(uint64_t seq, AttemptResult result) {
     auto node = in_flight_.extract(seq);
     if (node.empty()) return;  // an action calling done twice: the first call counted
     Entry entry = std::move(node.mapped());
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - entry.attempt_started;
+    stats_.observe_delivery(took.count());
     switch (result.status) {
     case AttemptResult::Status::delivered:
         stats_.add_delivered(1);
@@ -173,6 +175,7 @@ std::string DeliveryQueue::delivery_id(const RecordPtr& record) {
 void DeliveryQueue::start(Entry entry) {
     ++entry.delivery.attempt;
     if (entry.delivery.attempt > 1) stats_.add_retried(1);
+    entry.attempt_started = std::chrono::steady_clock::now();
     const uint64_t seq = entry.seq;
     const Delivery& delivery = in_flight_.emplace(seq, std::move(entry)).first->second.delivery;
     action_->start(delivery, options_.timeout, [this, seq](AttemptResult result) {
@@ -188,6 +191,16 @@ void DeliveryQueue::start_ready() {
 }
 
 void DeliveryQueue::schedule_retry(Entry entry, const AttemptResult& result) {
+    // An event waiting for its retry holds a place in the queue like one
+    // waiting for its first attempt, so the queue's bound covers both: memory
+    // stays within queue.size + concurrency whatever the arrival rate.
+    if (held() >= options_.queue.size) {
+        if (options_.queue.when_full == config::Queue::WhenFull::drop_newest || held() == 0) {
+            count_dropped(1);
+            return;
+        }
+        drop_oldest_held();
+    }
     const auto delay = backoff_.delay(entry.delivery.attempt, result.retry_after);
     entry.retry_due = uv_now(loop_) + static_cast<uint64_t>(delay.count());
     retry_due_.emplace(entry.retry_due, entry.seq);

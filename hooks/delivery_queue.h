@@ -8,7 +8,8 @@
 //   attempt ended after abandon() or close() without succeeding;
 // - dropped: it was never attempted, or waited for a retry when the hook gave
 //   up: the queue was full (`queue.when_full`), or abandon() or close().
-// Each extra attempt counts once as `retried`. `queue_depth` is the events
+// Each extra attempt counts once as `retried`; each attempt that ends is
+// observed once in `delivery_duration` (start to result). `queue_depth` is the events
 // waiting, in flight and waiting for a retry.
 //
 // Diagnostics: the first failed (or dropped) event of a hook is reported at
@@ -85,6 +86,7 @@ private:
         Delivery delivery;
         uint64_t seq = 0;        // arrival order: smaller is older
         uint64_t retry_due = 0;  // loop time (ms) of the next attempt, while in retrying_
+        std::chrono::steady_clock::time_point attempt_started;  // of the attempt in flight
     };
 
     ~DeliveryQueue() override = default;

@@ -15,7 +15,7 @@ const TriggerParams no_params;
 }  // namespace
 
 HookDispatcher::HookDispatcher(uv_loop_t* loop, const std::vector<config::Hook>& hooks,
-                               const std::vector<std::unique_ptr<HookStats>>& stats, TriggerStats& trigger_stats,
+                               const std::vector<HookStats*>& stats, TriggerStats& trigger_stats,
                                const std::function<void()>& on_sink_progress)
     : loop_(loop), trigger_stats_(trigger_stats), unknown_reports_(report_interval_ms) {
     routes_.reserve(hooks.size());

@@ -27,13 +27,13 @@ namespace afterhook::hooks {
 class HookDispatcher {
 public:
     // Opens one sink per hook on `loop`; `stats[i]` counts for `hooks[i]` and
-    // must outlive the sinks, `trigger_stats` counts unknown and malformed
+    // must outlive the sinks (several dispatchers may share one, by hook name), `trigger_stats` counts unknown and malformed
     // trigger calls. `on_sink_progress` runs whenever a sink has finished a
     // delivery in flight (see Sink::set_progress_callback).
-    // Start-up only: throws std::runtime_error naming the hook whose sink
+    // Start-up and reload only: throws std::runtime_error naming the hook whose sink
     // cannot be opened, after closing the sinks opened before it.
     HookDispatcher(uv_loop_t* loop, const std::vector<config::Hook>& hooks,
-                   const std::vector<std::unique_ptr<HookStats>>& stats, TriggerStats& trigger_stats,
+                   const std::vector<HookStats*>& stats, TriggerStats& trigger_stats,
                    const std::function<void()>& on_sink_progress);
 
     // Hands `record` to every hook that fires for it:

@@ -1,5 +1,12 @@
 // HookLoop: the hook thread's libuv loop and everything it touches: the
-// record queue, the wake-ups, the dispatcher and the per-hook counters.
+// record queue, the wake-ups, the dispatchers and the per-hook counters.
+//
+// Each config the loop has run is a generation: the config and a dispatcher
+// opened for its hooks. One generation is current; a reload makes a new one
+// current and the previous one retires: it still delivers the records that
+// carry its config (Record::config) and is closed once nothing but the loop
+// holds that config (no record queued or in a sink, no exchange in flight)
+// and its sinks are idle.
 // HookThread runs it on its own std::thread and shares ownership with that
 // thread, so that a thread left behind by stop() (a write that never returns)
 // keeps what it uses alive.
@@ -11,9 +18,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "config/config.h"
@@ -30,7 +40,8 @@ public:
     // Creates the loop and its wake-ups; submit() works from here on and
     // records wait in the queue until run(). Throws std::runtime_error if
     // libuv cannot create the loop.
-    HookLoop(std::vector<config::Hook> hooks, size_t queue_capacity);
+    // `config` is the first current generation, opened by open_sinks().
+    HookLoop(std::shared_ptr<const config::Config> config, size_t queue_capacity);
     // Runs the loop to completion first if run() was never called, so that
     // no handle outlives it.
     ~HookLoop();
@@ -40,6 +51,16 @@ public:
     // Before run(), on the thread that owns the loop: opens every hook's
     // sink. Throws std::runtime_error naming the hook that cannot be opened.
     void open_sinks();
+
+    // Before open_sinks(), on the owner's thread: the config to open instead.
+    void replace_unopened(std::shared_ptr<const config::Config> config);
+
+    // Any thread, while run() runs: asks the loop to open `config` as the new
+    // current generation and waits for the result until `deadline` (a
+    // request the loop has already taken is waited for to the end). See
+    // HookThread::reload().
+    bool reload(std::shared_ptr<const config::Config> config, std::string& error,
+                std::chrono::steady_clock::time_point deadline);
 
     // Runs the loop until a stop or an abandon has finished, then closes it.
     // Called exactly once, by the hook thread (or by the owner when the
@@ -65,8 +86,26 @@ public:
     uint64_t unknown_triggers() const { return trigger_stats_.unknown.load(std::memory_order_relaxed); }
     uint64_t malformed_triggers() const { return trigger_stats_.malformed.load(std::memory_order_relaxed); }
     std::vector<HookCounters> counters() const;
+    void visit_histograms(const std::function<void(const std::string&, const proxy::Histogram&)>& visit) const;
 
 private:
+    struct Generation {
+        std::shared_ptr<const config::Config> config;
+        std::optional<HookDispatcher> dispatcher;
+    };
+
+    // One reload() call, shared by the caller and the loop; guarded by
+    // reload_mutex_.
+    struct ReloadRequest {
+        std::shared_ptr<const config::Config> config;
+        bool taken = false;  // the loop is applying it: the caller waits for it
+        bool done = false;
+        bool ok = false;
+        std::string error;
+    };
+
+    static void on_retire_timer_tick(uv_timer_t* timer);
+
     static void on_wake_async(uv_async_t* async);
     static void on_control_async(uv_async_t* async);
     static void on_handle_closed(uv_handle_t* handle);
@@ -74,6 +113,17 @@ private:
     void on_wake();
     void on_control();
     void on_sink_progress();
+    void take_reload_request();
+    bool apply_reload(const std::shared_ptr<const config::Config>& config, std::string& error);
+    void fail_pending_reload(const std::string& why);
+    std::unique_ptr<Generation> open_generation(const std::shared_ptr<const config::Config>& config);
+    void list_stats(const config::Config& current);
+    HookDispatcher& dispatcher_for(const Record& record);
+    void retire_finished();
+    template <typename Action>
+    void each_dispatcher(Action action);
+    bool all_idle();
+    bool any_backlogged();
     size_t dispatch_queued(size_t limit);
     uint64_t discard_queued();
     void begin_drain();
@@ -85,15 +135,29 @@ private:
 
     uv_loop_t loop_{};
     uv_async_t wake_{};     // records queued; sent by submit()
-    uv_async_t control_{};  // stop, abandon or reopen requested
+    uv_async_t control_{};  // stop, abandon, reopen or reload requested
+    uv_timer_t retire_timer_{};  // runs while some generation is retiring
     SendGate submit_gate_;  // closed when a stop or abandon begins
     SendGate control_gate_; // closed when the loop finishes
 
     RecordQueue queue_;
-    const std::vector<config::Hook> hooks_;
-    std::vector<std::unique_ptr<HookStats>> stats_;  // one per hook, fixed at construction
     TriggerStats trigger_stats_;
-    std::optional<HookDispatcher> dispatcher_;
+
+    // Counters by hook name, for every name ever configured; entries are
+    // added by the loop thread and never removed. stats_mutex_ guards the
+    // map and the listing against readers on other threads (the counters
+    // themselves are atomics).
+    mutable std::mutex stats_mutex_;
+    std::map<std::string, std::unique_ptr<HookStats>> stats_;
+    std::vector<HookStats*> listed_;  // the current config's hooks first, then the removed ones
+    // Counters of hooks whose generation failed to open: never listed, kept
+    // because a sink that was opened and closed may still count into them.
+    std::vector<std::unique_ptr<HookStats>> unlisted_stats_;
+
+    // Loop thread only (and the owner before run()).
+    std::shared_ptr<const config::Config> unopened_;  // the first config, until open_sinks()
+    std::unique_ptr<Generation> current_;             // null until open_sinks()
+    std::vector<std::unique_ptr<Generation>> retiring_;
     Record scratch_;  // the record being dispatched (moved into the hooks' shared copy)
 
     std::atomic<bool> stop_requested_{false};
@@ -108,6 +172,10 @@ private:
     bool ran_ = false;
     bool draining_ = false;
     bool finished_ = false;
+
+    std::mutex reload_mutex_;
+    std::condition_variable reload_changed_;
+    std::shared_ptr<ReloadRequest> reload_request_;  // waiting for the loop to take it
 
     std::mutex done_mutex_;
     std::condition_variable done_changed_;

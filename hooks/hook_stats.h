@@ -1,5 +1,8 @@
 // HookStats: the live counters of one hook. The hook thread writes them with
 // relaxed atomics; any thread may read them (the admin endpoint, stop()).
+// They are keyed by hook name: across a reload, a hook that keeps its name
+// keeps counting into the same HookStats, whichever config generation
+// delivers the event.
 #pragma once
 
 #include <atomic>
@@ -7,6 +10,7 @@
 #include <string>
 
 #include "hooks/hook_thread.h"
+#include "proxy/histogram.h"
 
 namespace afterhook::hooks {
 
@@ -20,6 +24,10 @@ struct HookStats {
     void add_dropped(uint64_t n) { dropped.fetch_add(n, std::memory_order_relaxed); }
     void add_retried(uint64_t n) { retried.fetch_add(n, std::memory_order_relaxed); }
     void set_queue_depth(uint64_t n) { queue_depth.store(n, std::memory_order_relaxed); }
+    // One finished attempt: see `delivery_duration`.
+    void observe_delivery(double seconds, uint64_t deliveries = 1) {
+        for (uint64_t i = 0; i < deliveries; ++i) delivery_duration.observe(seconds);
+    }
 
     HookCounters snapshot() const;
 
@@ -29,6 +37,12 @@ struct HookStats {
     std::atomic<uint64_t> dropped{0};      // deliveries given up before they ended (a bound was hit, or shutdown)
     std::atomic<uint64_t> retried{0};      // extra attempts
     std::atomic<uint64_t> queue_depth{0};  // deliveries waiting in the sink or in flight
+    // Per attempt, not per event: each attempt that ended (delivered, failed,
+    // or to be retried) is observed once, from its start to its result: a
+    // webhook request or an exec run by a DeliveryQueue, the write of a batch
+    // of lines by a LogSink (once per line written). Events dropped before
+    // any attempt are not observed.
+    proxy::Histogram delivery_duration;
 };
 
 // The app triggers the hook thread saw (Record::trigger), across all hooks.

@@ -19,6 +19,9 @@ namespace {
 // left to finish on its own (a write to a pipe nobody reads can block forever).
 constexpr std::chrono::milliseconds abandon_grace{250};
 
+// How long reload() waits for the hook loop to take its request.
+constexpr std::chrono::seconds reload_wait{2};
+
 void prepare_hook_thread() {
     // Signals belong to the main thread's loop, never to the hook thread.
     sigset_t all;
@@ -39,9 +42,13 @@ struct HookThread::Impl {
     uint64_t undelivered = 0;
 };
 
-HookThread::HookThread(const config::Config& config, size_t queue_capacity) : impl_(std::make_unique<Impl>()) {
-    impl_->loop = std::make_shared<HookLoop>(config.hooks, queue_capacity);
+HookThread::HookThread(std::shared_ptr<const config::Config> config, size_t queue_capacity)
+    : impl_(std::make_unique<Impl>()) {
+    impl_->loop = std::make_shared<HookLoop>(std::move(config), queue_capacity);
 }
+
+HookThread::HookThread(const config::Config& config, size_t queue_capacity)
+    : HookThread(std::make_shared<const config::Config>(config), queue_capacity) {}
 
 HookThread::~HookThread() {
     if (!impl_->stopped) stop(std::chrono::steady_clock::now());
@@ -87,6 +94,22 @@ uint64_t HookThread::stop(std::chrono::steady_clock::time_point deadline) {
     return impl_->undelivered;
 }
 
+bool HookThread::reload(std::shared_ptr<const config::Config> config, std::string& error) {
+    if (!config) {
+        error = "hooks: no config to reload";
+        return false;
+    }
+    if (impl_->stopped) {
+        error = "hooks: the hook thread has stopped";
+        return false;
+    }
+    if (!impl_->started) {
+        impl_->loop->replace_unopened(std::move(config));
+        return true;
+    }
+    return impl_->loop->reload(std::move(config), error, std::chrono::steady_clock::now() + reload_wait);
+}
+
 void HookThread::reopen_logs() { impl_->loop->reopen_logs(); }
 
 uint64_t HookThread::records_submitted() const { return impl_->loop->records_submitted(); }
@@ -98,5 +121,10 @@ uint64_t HookThread::unknown_triggers() const { return impl_->loop->unknown_trig
 uint64_t HookThread::malformed_triggers() const { return impl_->loop->malformed_triggers(); }
 
 std::vector<HookCounters> HookThread::counters() const { return impl_->loop->counters(); }
+
+void HookThread::visit_histograms(
+    const std::function<void(const std::string&, const proxy::Histogram&)>& visit) const {
+    impl_->loop->visit_histograms(visit);
+}
 
 }  // namespace afterhook::hooks

@@ -6,12 +6,17 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "config/config.h"
 #include "hooks/record.h"
+
+namespace afterhook::proxy {
+class Histogram;
+}  // namespace afterhook::proxy
 
 namespace afterhook::hooks {
 
@@ -28,6 +33,10 @@ class HookThread {
 public:
     // `queue_capacity` bounds the records waiting between the workers and the
     // hook thread; a record that does not fit is dropped and counted.
+    // `config` is the first current generation (see reload()); records whose
+    // Record::config is null or unknown are delivered by the current one.
+    explicit HookThread(std::shared_ptr<const config::Config> config, size_t queue_capacity = 65536);
+    // Copies `config` into a shared_ptr of its own.
     explicit HookThread(const config::Config& config, size_t queue_capacity = 65536);
     ~HookThread();  // stops the thread if still running (no drain)
     HookThread(const HookThread&) = delete;
@@ -45,14 +54,32 @@ public:
     // sinks and joins the thread. Returns the number of records left undelivered.
     uint64_t stop(std::chrono::steady_clock::time_point deadline);
 
-    // SIGUSR1: reopen log files (rotation). Any thread.
+    // Any thread; blocks until the hook thread has applied it or failed (at
+    // most about 2 s). Opens the sinks of `config`'s hooks as a new
+    // generation. On success it becomes current: records with a null or
+    // unknown Record::config go to it from now on. The previous generation
+    // retires: it keeps delivering the records of its own config (exchanges
+    // that started under it, events queued in its sinks) and is closed once
+    // nothing but the hook thread refers to its config and its sinks are idle.
+    // On failure (a sink that cannot be opened, a stopped or draining hook
+    // thread) returns false with `error` naming the hook, and nothing changes.
+    // Before start() the new config simply replaces the one to open.
+    bool reload(std::shared_ptr<const config::Config> config, std::string& error);
+
+    // SIGUSR1: reopen log files (rotation), in every generation. Any thread.
     void reopen_logs();
 
     uint64_t records_submitted() const;
     uint64_t records_dropped() const;       // queue between workers and hook thread was full
     uint64_t unknown_triggers() const;      // app trigger calls that named no `trigger: header` hook
     uint64_t malformed_triggers() const;    // app trigger calls that could not be parsed
-    std::vector<HookCounters> counters() const;  // one entry per configured hook
+    // One entry per hook name ever configured: the current config's hooks
+    // first, in config order, then hooks removed by a reload (their counters
+    // stay visible).
+    std::vector<HookCounters> counters() const;
+    // Calls `visit` with each hook name and its delivery-duration histogram
+    // (see HookStats::delivery_duration), in the order of counters().
+    void visit_histograms(const std::function<void(const std::string&, const proxy::Histogram&)>& visit) const;
 
 private:
     struct Impl;

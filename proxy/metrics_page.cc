@@ -57,6 +57,16 @@ std::string render_metrics_page(const Metrics& m, const hooks::HookThread& hooks
     }
     p.family("afterhook_hook_queue_depth", "gauge", "Hook events waiting, in flight or waiting for a retry.");
     for (const auto& c : counters) p.sample("afterhook_hook_queue_depth", {{"hook", c.hook}}, c.queue_depth);
+    p.family("afterhook_hook_delivery_duration_seconds", "histogram",
+             "Duration of each delivery attempt, start to result (a webhook request, an exec run, a log write).");
+    hooks.visit_histograms([&p](const std::string& hook, const Histogram& histogram) {
+        p.histogram("afterhook_hook_delivery_duration_seconds", {{"hook", hook}}, histogram);
+    });
+    p.family("afterhook_trigger_unknown_total", "counter",
+             "App trigger calls that named no `trigger: header` hook.");
+    p.sample("afterhook_trigger_unknown_total", {}, hooks.unknown_triggers());
+    p.family("afterhook_trigger_malformed_total", "counter", "App trigger calls that could not be parsed.");
+    p.sample("afterhook_trigger_malformed_total", {}, hooks.malformed_triggers());
 
     p.family("afterhook_config_reloads_total", "counter", "Config reloads by result.");
     p.sample("afterhook_config_reloads_total", {{"result", "success"}}, load(m.config_reloads_ok));

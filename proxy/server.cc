@@ -117,7 +117,7 @@ void Server::Impl::start() {
     }
     int port = bound_port(fds.front());
 
-    hooks = std::make_unique<hooks::HookThread>(*config, kHookQueueCapacity);
+    hooks = std::make_unique<hooks::HookThread>(config, kHookQueueCapacity);
     hooks->start();
     shared.hooks = hooks.get();
     for (unsigned i = 0; i < count; ++i)
@@ -195,7 +195,14 @@ void Server::Impl::reload(const char* cause) {
         failed(e.what());
         return;
     }
-    // PENDING(hook reload): hooks->reload(shared_next) once HookThread has it.
+    // Hooks first: a sink that cannot open fails the reload before any
+    // worker sees the new config, so nothing changes.
+    std::string error;
+    if (!hooks->reload(shared_next, error)) {
+        config_text = text;
+        failed(error);
+        return;
+    }
     for (auto& worker : workers) worker->update_config(update);
     config = shared_next;
     config_text = text;
