@@ -170,6 +170,7 @@ void LogSink::on_timer_closed(uv_handle_t* handle) {
 }
 
 void LogSink::start_write() {
+    if (written_ == 0) write_started_ = std::chrono::steady_clock::now();
     uv_buf_t buffer = uv_buf_init(writing_.data() + written_, static_cast<unsigned>(unwritten()));
     write_request_.data = this;
     // Offset -1 writes at the current position; with O_APPEND that is the end.
@@ -191,6 +192,8 @@ void LogSink::complete_write(ssize_t result) {
         written_ += length;
         writing_lines_ -= lines;
         stats_.add_delivered(lines);
+        const std::chrono::duration<double> took = std::chrono::steady_clock::now() - write_started_;
+        stats_.observe_delivery(took.count(), lines);
         report_recovery();
     } else if (abandoned_) {
         // Cancelled or not: what is left is dropped just below.

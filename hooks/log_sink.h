@@ -7,6 +7,7 @@
 
 #include <uv.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -90,6 +91,9 @@ private:
     std::string pending_;
     std::string writing_;
     size_t written_ = 0;
+    // When the write of writing_ began: each line written is observed in
+    // HookStats::delivery_duration with the time since.
+    std::chrono::steady_clock::time_point write_started_;
     uint64_t pending_lines_ = 0;
     uint64_t writing_lines_ = 0;
 
