@@ -24,7 +24,10 @@ std::string quoted(std::string_view text) {
 
 }  // namespace
 
-DeliveryQueueOptions DeliveryQueueOptions::from(const config::WebhookSink& sink) {
+namespace {
+// Webhook and exec sinks share their queueing settings by name.
+template <typename QueuedSink>
+DeliveryQueueOptions options_of(const QueuedSink& sink) {
     DeliveryQueueOptions options;
     options.concurrency = sink.concurrency;
     options.queue = sink.queue;
@@ -32,15 +35,10 @@ DeliveryQueueOptions DeliveryQueueOptions::from(const config::WebhookSink& sink)
     options.timeout = sink.timeout;
     return options;
 }
+}  // namespace
 
-DeliveryQueueOptions DeliveryQueueOptions::from(const config::ExecSink& sink) {
-    DeliveryQueueOptions options;
-    options.concurrency = sink.concurrency;
-    options.queue = sink.queue;
-    options.retry = sink.retry;
-    options.timeout = sink.timeout;
-    return options;
-}
+DeliveryQueueOptions DeliveryQueueOptions::from(const config::WebhookSink& sink) { return options_of(sink); }
+DeliveryQueueOptions DeliveryQueueOptions::from(const config::ExecSink& sink) { return options_of(sink); }
 
 DeliveryQueue::DeliveryQueue(uv_loop_t* loop, HookStats& stats, std::unique_ptr<Action> action, Options options,
                              std::shared_ptr<void> keeps)
