@@ -1,6 +1,8 @@
 // The dispatcher through the hook thread: filters, app triggers and their
 // params, seen in the output of log hooks with `format` templates.
 #include <doctest/doctest.h>
+
+#include "support/temp_files.h"
 #include <stdlib.h>
 
 #include <chrono>
@@ -22,22 +24,9 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "afterhook-dispatcher-XXXXXX").string();
-        REQUIRE(mkdtemp(pattern.data()) != nullptr);
-        path = pattern;
-    }
-    ~TempDir() { fs::remove_all(path); }
-};
+using afterhook::test::TempDir;
 
-std::vector<std::string> read_lines(const fs::path& file) {
-    std::vector<std::string> lines;
-    std::ifstream in(file);
-    for (std::string line; std::getline(in, line);) lines.push_back(line);
-    return lines;
-}
+using afterhook::test::read_lines;
 
 afterhook::config::Hook log_hook(const std::string& name, const fs::path& file, const std::string& format) {
     afterhook::config::Hook hook;

@@ -1,4 +1,6 @@
 #include <doctest/doctest.h>
+
+#include "support/temp_files.h"
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -37,15 +39,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "afterhook-exec-XXXXXX").string();
-        REQUIRE(mkdtemp(pattern.data()) != nullptr);
-        path = pattern;
-    }
-    ~TempDir() { fs::remove_all(path); }
-};
+using afterhook::test::TempDir;
 
 std::string read_file(const fs::path& file) {
     std::ifstream in(file, std::ios::binary);

@@ -1,4 +1,6 @@
 #include <doctest/doctest.h>
+
+#include "support/temp_files.h"
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -28,22 +30,9 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "afterhook-hook-thread-XXXXXX").string();
-        REQUIRE(mkdtemp(pattern.data()) != nullptr);
-        path = pattern;
-    }
-    ~TempDir() { fs::remove_all(path); }
-};
+using afterhook::test::TempDir;
 
-std::vector<std::string> read_lines(const fs::path& file) {
-    std::vector<std::string> lines;
-    std::ifstream in(file);
-    for (std::string line; std::getline(in, line);) lines.push_back(line);
-    return lines;
-}
+using afterhook::test::read_lines;
 
 afterhook::config::Config log_config(const std::vector<std::pair<std::string, std::string>>& hooks) {
     afterhook::config::Config config;

@@ -1,4 +1,6 @@
 #include <doctest/doctest.h>
+
+#include "support/temp_files.h"
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -32,22 +34,9 @@ using afterhook::hooks::SinkPtr;
 
 namespace {
 
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "afterhook-log-sink-XXXXXX").string();
-        REQUIRE(mkdtemp(pattern.data()) != nullptr);
-        path = pattern;
-    }
-    ~TempDir() { fs::remove_all(path); }
-};
+using afterhook::test::TempDir;
 
-std::vector<std::string> read_lines(const fs::path& file) {
-    std::vector<std::string> lines;
-    std::ifstream in(file);
-    for (std::string line; std::getline(in, line);) lines.push_back(line);
-    return lines;
-}
+using afterhook::test::read_lines;
 
 RecordPtr numbered(int n) {
     auto r = std::make_shared<Record>();

@@ -4,6 +4,8 @@
 // closed, a sink that cannot open leaves everything as it was, and counters
 // (with their delivery-duration histograms) are kept by hook name.
 #include <doctest/doctest.h>
+
+#include "support/temp_files.h"
 #include <unistd.h>
 
 #include <algorithm>
@@ -39,22 +41,9 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "afterhook-hook-reload-XXXXXX").string();
-        REQUIRE(mkdtemp(pattern.data()) != nullptr);
-        path = pattern;
-    }
-    ~TempDir() { fs::remove_all(path); }
-};
+using afterhook::test::TempDir;
 
-std::vector<std::string> read_lines(const fs::path& file) {
-    std::vector<std::string> lines;
-    std::ifstream in(file);
-    for (std::string line; std::getline(in, line);) lines.push_back(line);
-    return lines;
-}
+using afterhook::test::read_lines;
 
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 10s) {
     const auto deadline = Clock::now() + timeout;
