@@ -46,13 +46,15 @@ bool wait_events(const AdminClient& admin, const std::string& hook, const std::s
                                  [&](double v) { return v == expected; }, timeout);
 }
 
-// Client latencies of `count` sequential GETs on one keep-alive connection.
-std::vector<Clock::duration> sequential_latencies(uint16_t port, int count) {
+// Client latencies of `count` sequential GETs of `<prefix><i>` on one
+// keep-alive connection.
+std::vector<Clock::duration> sequential_latencies(uint16_t port, const std::string& prefix,
+                                                  int count) {
     std::vector<Clock::duration> latencies;
     RawClient client = RawClient::connect(port);
     for (int i = 0; i < count; ++i) {
         const auto start = Clock::now();
-        REQUIRE(client.send(get_request("/r/" + std::to_string(i))));
+        REQUIRE(client.send(get_request(prefix + std::to_string(i))));
         const HttpResponse response = client.read_response(3s);
         latencies.push_back(Clock::now() - start);
         INFO(response.describe());
@@ -89,6 +91,12 @@ TEST_SUITE("hooks webhook") {
 
 TEST_CASE("a receiver that answers after 2 s does not move client p99, and gets all 200 rendered deliveries") {
     constexpr int kRequests = 200;
+    // A p99 of 200 samples is the second-slowest request, so one scheduling
+    // hiccup of a shared machine can decide it. Each attempt measures the
+    // same 200 requests without and then with hooks, back to back; a later
+    // attempt runs only when the previous one missed. Hooks that made
+    // clients wait would miss in every attempt (each delivery takes 2 s).
+    constexpr int kAttempts = 3;
     FakeUpstream upstream;
     FakeUpstream receiver([](UpstreamConn& conn, const UpstreamRequest&) {
         conn.sleep_for(2s);
@@ -96,13 +104,7 @@ TEST_CASE("a receiver that answers after 2 s does not move client p99, and gets 
     });
     TempDir dir_off;
     TempDir dir_on;
-
-    Clock::duration p99_off{};
-    {
-        AfterhookProcess proxy(dir_off, base_config(upstream));
-        p99_off = p99(sequential_latencies(proxy.port(), kRequests));
-    }
-
+    AfterhookProcess proxy_off(dir_off, base_config(upstream));
     AfterhookProcess proxy(dir_on, base_config(upstream) +
                                        "hooks:\n"
                                        "  - name: slow\n"
@@ -114,15 +116,27 @@ TEST_CASE("a receiver that answers after 2 s does not move client p99, and gets 
                                        // two cores as the client: 50 keeps its burst small.
                                        "      concurrency: 50\n");
     INFO("afterhook output:\n", proxy.diagnostics());
-    const auto started = Clock::now();
-    const Clock::duration p99_on = p99(sequential_latencies(proxy.port(), kRequests));
-    const auto clients_done = Clock::now() - started;
-    INFO("p99 without hooks ", ms(p99_off), " ms, with the slow webhook ", ms(p99_on), " ms");
-    CHECK(p99_on <= p99_off + 5ms);
-    // The clients never waited for a 2 s delivery.
-    CHECK(clients_done < 2s);
 
-    REQUIRE(receiver.wait_for_requests(kRequests, 15s));  // 4 rounds of 50 at 2 s each
+    std::multiset<std::string> expected;
+    Clock::duration p99_off{};
+    Clock::duration p99_on{};
+    for (int attempt = 1; attempt <= kAttempts; ++attempt) {
+        const std::string prefix = "/a" + std::to_string(attempt) + "/r/";
+        p99_off = p99(sequential_latencies(proxy_off.port(), prefix, kRequests));
+        const auto started = Clock::now();
+        p99_on = p99(sequential_latencies(proxy.port(), prefix, kRequests));
+        const auto clients_done = Clock::now() - started;
+        // The clients never waited for a 2 s delivery.
+        CHECK(clients_done < 2s);
+        for (int i = 0; i < kRequests; ++i) expected.insert(prefix + std::to_string(i));
+        MESSAGE("attempt ", attempt, ": p99 without hooks ", ms(p99_off),
+                " ms, with the slow webhook ", ms(p99_on), " ms");
+        if (p99_on <= p99_off + 5ms) break;
+    }
+    CHECK(p99_on <= p99_off + 5ms);
+
+    // 4 rounds of 50 at 2 s each per attempt.
+    REQUIRE(receiver.wait_for_requests(expected.size(), 15s * (expected.size() / kRequests)));
     std::multiset<std::string> paths;
     for (const UpstreamRequest& request : receiver.requests()) {
         CHECK(request.method == "POST");
@@ -134,11 +148,9 @@ TEST_CASE("a receiver that answers after 2 s does not move client p99, and gets 
         CHECK(body["hook"] == "slow");
         paths.insert(body.value("path", "<none>"));
     }
-    std::multiset<std::string> expected;
-    for (int i = 0; i < kRequests; ++i) expected.insert("/r/" + std::to_string(i));
     CHECK(paths == expected);
     const AdminClient admin(proxy.admin_port());
-    CHECK(wait_events(admin, "slow", "delivered", kRequests, 3s));
+    CHECK(wait_events(admin, "slow", "delivered", static_cast<double>(expected.size()), 3s));
 }
 
 TEST_CASE("a receiver that is down: clients unaffected, failures counted after the retries, the queue bounded, and delivery resumes when it is back") {
