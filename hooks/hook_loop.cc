@@ -16,6 +16,13 @@ namespace {
 // completions, timers) run; the rest follows on the next iteration.
 constexpr size_t dispatch_batch = 1024;
 
+// While records keep arriving, the hook thread looks at the queue this often
+// instead of being woken for each record: one wake-up per record costs a
+// worker an eventfd write and the hook thread a read and a context switch,
+// which under load adds up to a measurable share of the proxy's CPU. A
+// record waits at most this long before its dispatch.
+constexpr uint64_t poll_interval_ms = 1;
+
 // How often retiring generations are checked besides each wake-up: an
 // exchange in flight ending on a worker does not wake the hook thread.
 constexpr uint64_t retire_check_ms = 200;
@@ -36,6 +43,8 @@ HookLoop::HookLoop(std::shared_ptr<const config::Config> config, size_t queue_ca
     control_.data = this;
     uv_timer_init(&loop_, &retire_timer_);
     retire_timer_.data = this;
+    uv_timer_init(&loop_, &poll_timer_);
+    poll_timer_.data = this;
 }
 
 HookLoop::~HookLoop() {
@@ -110,7 +119,12 @@ bool HookLoop::submit(Record&& record) {
     bool queued = false;
     if (submit_gate_.enter()) {
         queued = queue_.try_push(std::move(record));
-        if (queued) uv_async_send(&wake_);
+        if (queued) {
+            // Pairs with the fence in pace_wakeups(): either this thread sees
+            // the hook thread asleep, or the hook thread sees this record.
+            std::atomic_thread_fence(std::memory_order_seq_cst);
+            if (!awake_.load(std::memory_order_relaxed) && !awake_.exchange(true)) uv_async_send(&wake_);
+        }
         submit_gate_.leave();
     }
     submitted_.fetch_add(1, std::memory_order_relaxed);
@@ -174,6 +188,8 @@ void HookLoop::on_control_async(uv_async_t* async) { static_cast<HookLoop*>(asyn
 
 void HookLoop::on_retire_timer_tick(uv_timer_t* timer) { static_cast<HookLoop*>(timer->data)->retire_finished(); }
 
+void HookLoop::on_poll_timer_tick(uv_timer_t* timer) { static_cast<HookLoop*>(timer->data)->on_wake(); }
+
 // The handles are members of the loop object, which outlives the loop run:
 // nothing to free here.
 void HookLoop::on_handle_closed(uv_handle_t*) {}
@@ -185,11 +201,39 @@ void HookLoop::on_handle_closed(uv_handle_t*) {}
 void HookLoop::on_wake() {
     // Before open_sinks() there is nowhere to deliver to: records wait.
     if (!current_ || finished_) return;
-    if (dispatch_queued(dispatch_batch) == dispatch_batch) uv_async_send(&wake_);  // more may be queued
+    const size_t dispatched = dispatch_queued(dispatch_batch);
+    if (dispatched == dispatch_batch) uv_async_send(&wake_);  // more may be queued
     retire_finished();
-    if (!draining_) return;
+    if (!draining_) {
+        pace_wakeups(dispatched > 0);
+        return;
+    }
+    // No record arrives any more (the submit gate is closed): the drain goes
+    // on through wake-ups from the sinks' progress.
+    uv_timer_stop(&poll_timer_);
     each_dispatcher([](HookDispatcher& dispatcher) { dispatcher.flush(); });  // a drain does not wait for flush timers
     maybe_finish_drain();
+}
+
+// After a dispatch that found records, the thread stays awake: the poll
+// timer brings it back in poll_interval_ms and submit() sends no wake-up.
+// After one that found none, it goes to sleep: awake_ turns false, and the
+// queue is looked at once more after a fence, since a record pushed by a
+// submit() that still saw awake_ true would otherwise wait for the next one.
+// Whichever side turns awake_ back to true owns the next look at the queue.
+void HookLoop::pace_wakeups(bool busy) {
+    if (busy) {
+        if (uv_is_active(reinterpret_cast<uv_handle_t*>(&poll_timer_)) == 0) {
+            uv_timer_start(&poll_timer_, on_poll_timer_tick, poll_interval_ms, poll_interval_ms);
+        }
+        return;
+    }
+    uv_timer_stop(&poll_timer_);
+    awake_.store(false, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (queue_.size_approx() > 0 && !awake_.exchange(true)) {
+        uv_timer_start(&poll_timer_, on_poll_timer_tick, poll_interval_ms, poll_interval_ms);
+    }
 }
 
 void HookLoop::on_control() {
@@ -427,6 +471,7 @@ void HookLoop::finish(uint64_t undelivered) {
     uv_close(reinterpret_cast<uv_handle_t*>(&wake_), on_handle_closed);
     uv_close(reinterpret_cast<uv_handle_t*>(&control_), on_handle_closed);
     uv_close(reinterpret_cast<uv_handle_t*>(&retire_timer_), on_handle_closed);
+    uv_close(reinterpret_cast<uv_handle_t*>(&poll_timer_), on_handle_closed);
     each_dispatcher([](HookDispatcher& dispatcher) { dispatcher.close(); });
 }
 

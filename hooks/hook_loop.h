@@ -105,12 +105,14 @@ private:
     };
 
     static void on_retire_timer_tick(uv_timer_t* timer);
+    static void on_poll_timer_tick(uv_timer_t* timer);
 
     static void on_wake_async(uv_async_t* async);
     static void on_control_async(uv_async_t* async);
     static void on_handle_closed(uv_handle_t* handle);
 
     void on_wake();
+    void pace_wakeups(bool busy);
     void on_control();
     void on_sink_progress();
     void take_reload_request();
@@ -137,11 +139,18 @@ private:
     uv_async_t wake_{};     // records queued; sent by submit()
     uv_async_t control_{};  // stop, abandon, reopen or reload requested
     uv_timer_t retire_timer_{};  // runs while some generation is retiring
+    uv_timer_t poll_timer_{};    // runs while records flow: see pace_wakeups()
     SendGate submit_gate_;  // closed when a stop or abandon begins
     SendGate control_gate_; // closed when the loop finishes
 
     RecordQueue queue_;
     TriggerStats trigger_stats_;
+
+    // True while the hook thread will look at the queue again without being
+    // woken (records are flowing and the poll timer runs): submit() then
+    // skips uv_async_send(). False while it sleeps; the submit() that turns
+    // it true sends the one wake-up. See pace_wakeups().
+    alignas(64) std::atomic<bool> awake_{false};
 
     // Counters by hook name, for every name ever configured; entries are
     // added by the loop thread and never removed. stats_mutex_ guards the
