@@ -215,7 +215,11 @@ void LogSink::complete_write(ssize_t result) {
         return;
     }
     switch_to_next_fd();
-    flush();
+    // What gathered meanwhile follows once it is a full write's worth or the
+    // flush timer fires, not at once: back-to-back small writes cost a thread
+    // pool round trip each. A drain flushes whatever is there itself.
+    if (pending_.size() >= options_.flush_bytes) flush();
+    if (!pending_.empty() && !write_in_flight_ && !reopen_in_flight_) arm_timer();
     publish_depth();
     notify_progress();
 }
