@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 
 #include <dirent.h>
+
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -130,6 +132,8 @@ TEST_CASE("exec: rendered arguments, the record on stdin, a hanging command kill
         REQUIRE(record.is_object());
         paths.push_back(record.value("url.path", "<none>"));
     }
+    // The two commands run concurrently: either may append first.
+    std::sort(paths.begin(), paths.end());
     CHECK(paths == std::vector<std::string>{"/stdin/1", "/stdin/2"});
 
     // Every child reaped, the sleeper gone.
