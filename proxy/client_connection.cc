@@ -40,9 +40,8 @@ ClientConnection::~ClientConnection() = default;
 void ClientConnection::accept(Worker& worker, uv_stream_t* server) {
     auto* c = new ClientConnection(worker);
     uv_tcp_init(worker.loop(), &c->tcp_);
-    uv_timer_init(worker.loop(), &c->timer_);
+    c->timer_.init(worker.loop(), c, on_timer_cb);
     c->tcp_.data = c;
-    c->timer_.data = c;
     c->writer_.init(reinterpret_cast<uv_stream_t*>(&c->tcp_), c, on_write_cb);
     c->open_handles_ = 2;
     Metrics& metrics = worker.metrics();
@@ -196,7 +195,7 @@ void ClientConnection::flush() {
     if (int rc = writer_.flush(); rc < 0) {
         // Reported from the timer so the exchange never ends inside its own call.
         write_failed_ = true;
-        uv_timer_start(&timer_, on_timer_cb, 0, 0);
+        timer_.arm(0);
         return;
     }
     // Progress towards the client: its inactivity timeout starts again.
@@ -298,7 +297,7 @@ void ClientConnection::start_tunnel() {
 // ---- timers and closing -------------------------------------------------
 
 void ClientConnection::arm_timer(std::chrono::milliseconds timeout) {
-    uv_timer_start(&timer_, on_timer_cb, static_cast<uint64_t>(timeout.count()), 0);
+    timer_.arm(static_cast<uint64_t>(timeout.count()));
 }
 
 void ClientConnection::on_timer_cb(uv_timer_t* timer) { self(reinterpret_cast<uv_handle_t*>(timer)).on_timer(); }
@@ -342,7 +341,7 @@ void ClientConnection::close() {
     worker_.remove_connection(this);
     worker_.metrics().connections_active.fetch_sub(1, std::memory_order_relaxed);
     uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close_cb);
-    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_close_cb);
+    uv_close(timer_.handle(), on_close_cb);
 }
 
 void ClientConnection::on_close_cb(uv_handle_t* handle) { self(handle).on_close(); }

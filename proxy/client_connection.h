@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "proxy/deadline_timer.h"
 #include "proxy/exchange.h"
 #include "proxy/http_parser.h"
 #include "proxy/stream_writer.h"
@@ -85,7 +86,7 @@ private:
 
     Worker& worker_;
     uv_tcp_t tcp_{};
-    uv_timer_t timer_{};
+    DeadlineTimer timer_;
     uv_shutdown_t shutdown_req_{};
     HttpParser parser_;
     std::unique_ptr<Exchange> exchange_;

@@ -17,9 +17,8 @@ UpstreamConnection::UpstreamConnection(Worker& worker)
 
 int UpstreamConnection::connect() {
     uv_tcp_init(worker_.loop(), &tcp_);
-    uv_timer_init(worker_.loop(), &timer_);
+    timer_.init(worker_.loop(), this, on_timer_cb);
     tcp_.data = this;
-    timer_.data = this;
     writer_.init(reinterpret_cast<uv_stream_t*>(&tcp_), this, on_write_cb);
     open_handles_ = 2;
     connect_req_.data = this;
@@ -28,7 +27,7 @@ int UpstreamConnection::connect() {
     if (rc < 0) {
         state_ = State::closing;
         uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close_cb);
-        uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_close_cb);
+        uv_close(timer_.handle(), on_close_cb);
         return rc;
     }
     worker_.metrics().upstream_connections_opened.fetch_add(1, std::memory_order_relaxed);
@@ -48,7 +47,7 @@ void UpstreamConnection::on_connect(int status) {
     }
     uv_tcp_nodelay(&tcp_, 1);
     state_ = State::active;
-    uv_timer_stop(&timer_);
+    timer_.disarm();
     if (waiting_head_) arm_timer(static_cast<uint64_t>(worker_.config().timeouts.upstream_response.count()));
     resume_reading();
     if (listener_) listener_->on_upstream_connected();
@@ -59,7 +58,7 @@ void UpstreamConnection::attach(Listener* listener) {
     if (state_ == State::idle) {
         state_ = State::active;
         reused_ = true;
-        uv_timer_stop(&timer_);
+        timer_.disarm();
     }
 }
 
@@ -94,7 +93,7 @@ void UpstreamConnection::close() {
     state_ = State::closing;
     listener_ = nullptr;
     uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close_cb);
-    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_close_cb);
+    uv_close(timer_.handle(), on_close_cb);
 }
 
 void UpstreamConnection::on_close_cb(uv_handle_t* handle) { self(handle).on_close(); }
@@ -134,7 +133,7 @@ void UpstreamConnection::pause_reading() {
         reading_ = false;
     }
     // While the client is the slow side, the upstream is not timed.
-    if (in_response_) uv_timer_stop(&timer_);
+    if (in_response_) timer_.disarm();
 }
 
 void UpstreamConnection::resume_reading() {
@@ -158,7 +157,7 @@ void UpstreamConnection::begin_tunnel() {
     arm_timer(static_cast<uint64_t>(worker_.config().timeouts.idle.count()));
 }
 
-void UpstreamConnection::arm_timer(uint64_t ms) { uv_timer_start(&timer_, on_timer_cb, ms, 0); }
+void UpstreamConnection::arm_timer(uint64_t ms) { timer_.arm(ms); }
 
 void UpstreamConnection::on_timer_cb(uv_timer_t* timer) { self(reinterpret_cast<uv_handle_t*>(timer)).on_timer(); }
 
@@ -238,12 +237,12 @@ void UpstreamConnection::feed(const char* data, size_t length) {
     case HttpParser::Status::paused:
         if (result.consumed < length) clean_ = false;
         in_response_ = false;
-        uv_timer_stop(&timer_);
+        timer_.disarm();
         if (listener_) listener_->on_upstream_complete(std::move(trailers_));
         return;
     case HttpParser::Status::upgrade: {
         in_response_ = false;
-        uv_timer_stop(&timer_);
+        timer_.disarm();
         Listener* l = listener_;
         if (l) l->on_upstream_complete(std::move(trailers_));
         // The listener called begin_tunnel() or closed us.
@@ -275,7 +274,7 @@ void UpstreamConnection::on_eof() {
         HttpParser::Result result = parser_.finish();
         if (result.status == HttpParser::Status::paused || response_done_) {
             in_response_ = false;
-            uv_timer_stop(&timer_);
+            timer_.disarm();
             Listener* l = listener_;
             l->on_upstream_complete(std::move(trailers_));
             return;

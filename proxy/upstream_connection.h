@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "proxy/deadline_timer.h"
 #include "proxy/http_parser.h"
 #include "proxy/stream_writer.h"
 
@@ -114,7 +115,7 @@ private:
 
     Worker& worker_;
     uv_tcp_t tcp_{};
-    uv_timer_t timer_{};
+    DeadlineTimer timer_;
     uv_connect_t connect_req_{};
     HttpParser parser_;
     Listener* listener_ = nullptr;
