@@ -2,27 +2,16 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <mutex>
 #include <stdexcept>
 #include <utility>
 #include <vector>
 
+#include "hooks/curl_library.h"
 #include "proxy/log.h"
 
 namespace afterhook::hooks {
 
 namespace {
-
-// curl_global_init is not safe to race with itself or with other libcurl
-// calls, so the first multi of the process runs it, once, behind call_once.
-// libcurl stays initialised until the process exits.
-void init_libcurl_once() {
-    static std::once_flag once;
-    static CURLcode result = CURLE_OK;
-    std::call_once(once, [] { result = curl_global_init(CURL_GLOBAL_DEFAULT); });
-    if (result != CURLE_OK)
-        throw std::runtime_error(std::string("libcurl cannot be initialised: ") + curl_easy_strerror(result));
-}
 
 uv_handle_t* as_handle(uv_timer_t* timer) { return reinterpret_cast<uv_handle_t*>(timer); }
 uv_handle_t* as_handle(uv_poll_t* poll) { return reinterpret_cast<uv_handle_t*>(poll); }
@@ -30,15 +19,14 @@ uv_handle_t* as_handle(uv_poll_t* poll) { return reinterpret_cast<uv_handle_t*>(
 }  // namespace
 
 CurlMulti::CurlMulti(uv_loop_t* loop) : loop_(loop) {
-    init_libcurl_once();
-    multi_ = curl_multi_init();
+    multi_ = libcurl().multi_init();  // loads and initialises libcurl the first time
     if (!multi_) throw std::runtime_error("libcurl cannot create a multi handle");
     uv_timer_init(loop_, &timer_);
     timer_.data = this;
-    curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &CurlMulti::on_socket);
-    curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
-    curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &CurlMulti::on_timer_change);
-    curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
+    libcurl().multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &CurlMulti::on_socket);
+    libcurl().multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
+    libcurl().multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &CurlMulti::on_timer_change);
+    libcurl().multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
     apply_connection_limits();
 }
 
@@ -75,8 +63,8 @@ void CurlMulti::release_connections(unsigned count) {
 void CurlMulti::apply_connection_limits() {
     if (closing_) return;
     const long limit = static_cast<long>(std::max(connections_, 1u));
-    curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, limit);
-    curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, limit);
+    libcurl().multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, limit);
+    libcurl().multi_setopt(multi_, CURLMOPT_MAXCONNECTS, limit);
 }
 
 bool CurlMulti::add(CURL* easy, Completed completed) {
@@ -84,7 +72,7 @@ bool CurlMulti::add(CURL* easy, Completed completed) {
     // Registered first: adding may already call back into the multi.
     auto [it, inserted] = transfers_.emplace(easy, std::move(completed));
     if (!inserted) return false;
-    const CURLMcode code = curl_multi_add_handle(multi_, easy);
+    const CURLMcode code = libcurl().multi_add_handle(multi_, easy);
     if (code != CURLM_OK) {
         transfers_.erase(easy);
         return false;
@@ -97,7 +85,7 @@ bool CurlMulti::remove(CURL* easy) {
     auto it = transfers_.find(easy);
     if (it == transfers_.end()) return false;
     transfers_.erase(it);
-    curl_multi_remove_handle(multi_, easy);
+    libcurl().multi_remove_handle(multi_, easy);
     return true;
 }
 
@@ -108,7 +96,7 @@ void CurlMulti::close(std::function<void()> closed) {
     // From here on the socket and timer callbacks ignore libcurl: every poll
     // and the timer are closed below, whatever libcurl says while it tears
     // its connections down.
-    for (const auto& transfer : transfers_) curl_multi_remove_handle(multi_, transfer.first);
+    for (const auto& transfer : transfers_) libcurl().multi_remove_handle(multi_, transfer.first);
     cancelled_ = std::move(transfers_);
     transfers_.clear();
     // Polls stop before libcurl closes their sockets in curl_multi_cleanup.
@@ -116,7 +104,7 @@ void CurlMulti::close(std::function<void()> closed) {
     for (SocketPoll* poll : polls) unwatch_socket(poll);
     ++handles_closing_;
     uv_close(as_handle(&timer_), &CurlMulti::on_handle_closed);
-    curl_multi_cleanup(multi_);
+    libcurl().multi_cleanup(multi_);
     multi_ = nullptr;
 }
 
@@ -156,7 +144,7 @@ int CurlMulti::watch_socket(curl_socket_t fd, int what, SocketPoll* poll) {
     if (closing_) return 0;
     if (what == CURL_POLL_REMOVE) {
         if (poll) {
-            curl_multi_assign(multi_, fd, nullptr);
+            libcurl().multi_assign(multi_, fd, nullptr);
             unwatch_socket(poll);
         }
         return 0;
@@ -171,7 +159,7 @@ int CurlMulti::watch_socket(curl_socket_t fd, int what, SocketPoll* poll) {
         }
         poll->poll.data = poll;
         polls_.insert(poll);
-        curl_multi_assign(multi_, fd, poll);
+        libcurl().multi_assign(multi_, fd, poll);
     }
     int events = 0;
     if (what & CURL_POLL_IN) events |= UV_READABLE;
@@ -197,7 +185,7 @@ int CurlMulti::set_timer(long timeout_ms) {
 void CurlMulti::act(curl_socket_t fd, int flags) {
     if (closing_) return;
     int running = 0;
-    curl_multi_socket_action(multi_, fd, flags, &running);
+    libcurl().multi_socket_action(multi_, fd, flags, &running);
     dispatch_completed();
 }
 
@@ -207,12 +195,12 @@ void CurlMulti::act(curl_socket_t fd, int flags) {
 void CurlMulti::dispatch_completed() {
     int queued = 0;
     while (!closing_) {
-        CURLMsg* message = curl_multi_info_read(multi_, &queued);
+        CURLMsg* message = libcurl().multi_info_read(multi_, &queued);
         if (!message) return;
         if (message->msg != CURLMSG_DONE) continue;
         CURL* easy = message->easy_handle;
         const CURLcode result = message->data.result;  // `message` dies with the removal below
-        curl_multi_remove_handle(multi_, easy);
+        libcurl().multi_remove_handle(multi_, easy);
         auto it = transfers_.find(easy);
         if (it == transfers_.end()) continue;
         Completed completed = std::move(it->second);

@@ -5,6 +5,8 @@
 
 #include <array>
 
+#include "hooks/on_demand_library.h"
+
 namespace afterhook::hooks {
 
 namespace {
@@ -22,7 +24,27 @@ int sextet(char c) {
     return -1;
 }
 
+// HMAC from libcrypto, opened on demand (see on_demand_library.h).
+struct Crypto {
+    decltype(&::HMAC) hmac = nullptr;
+    decltype(&::EVP_sha256) sha256 = nullptr;
+};
+
+const Crypto& crypto() {
+    // A load that throws leaves the static uninitialised: the next call retries.
+    static const Crypto loaded = [] {
+        static const OnDemandLibrary library(crypto_soname, "webhook signatures (sign.secret)");
+        Crypto functions;
+        library.bind(functions.hmac, "HMAC");
+        library.bind(functions.sha256, "EVP_sha256");
+        return functions;
+    }();
+    return loaded;
+}
+
 }  // namespace
+
+void load_signing_library() { crypto(); }
 
 std::string base64_encode(std::string_view bytes) {
     std::string out;
@@ -84,7 +106,8 @@ bool base64_decode(std::string_view text, std::string& out) {
 std::string hmac_sha256(std::string_view key, std::string_view message) {
     std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
     unsigned int length = 0;
-    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(message.data()),
+    const Crypto& functions = crypto();
+    functions.hmac(functions.sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(message.data()),
          message.size(), digest.data(), &length);
     return std::string(reinterpret_cast<const char*>(digest.data()), length);
 }

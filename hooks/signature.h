@@ -19,7 +19,13 @@ std::string base64_encode(std::string_view bytes);
 // leaves `out` untouched on invalid input.
 bool base64_decode(std::string_view text, std::string& out);
 
-// The 32 raw bytes of HMAC-SHA256(key, message).
+// Opens libcrypto, which signing uses, if it is not open yet; throws
+// std::runtime_error when it cannot be loaded. A webhook hook that signs
+// calls it when it is set up, so that signing itself never fails on it.
+void load_signing_library();
+
+// The 32 raw bytes of HMAC-SHA256(key, message). Opens libcrypto on first
+// use (see load_signing_library()).
 std::string hmac_sha256(std::string_view key, std::string_view message);
 
 // The HMAC key a secret stands for (see above). Returns false when the secret

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "hooks/curl_library.h"
 #include "hooks/record_json.h"
 #include "hooks/signature.h"
 #include "hooks/template_render.h"
@@ -100,8 +101,8 @@ struct WebhookAction::Attempt {
     Attempt(const Attempt&) = delete;
     Attempt& operator=(const Attempt&) = delete;
     ~Attempt() {
-        if (easy) curl_easy_cleanup(easy);
-        curl_slist_free_all(headers);
+        if (easy) libcurl().easy_cleanup(easy);
+        libcurl().slist_free_all(headers);
     }
 
     // libcurl hands the body over in pieces. Past kMaxResponseBytes the
@@ -146,7 +147,7 @@ std::optional<milliseconds> parse_retry_after(std::string_view value, std::chron
         return milliseconds(seconds * 1000);
     }
     const std::string date(value);
-    const time_t when = curl_getdate(date.c_str(), nullptr);
+    const time_t when = libcurl().getdate(date.c_str(), nullptr);
     if (when == -1) return std::nullopt;
     const int64_t delta = static_cast<int64_t>(when) - static_cast<int64_t>(std::chrono::system_clock::to_time_t(now));
     return milliseconds(std::clamp<int64_t>(delta, 0, kMaxRetryAfterSeconds) * 1000);
@@ -160,6 +161,7 @@ WebhookAction::WebhookAction(uv_loop_t* loop, CurlMulti& multi, config::WebhookS
       user_agent_(std::string("afterhook/") + AFTERHOOK_VERSION) {
     if (!sink_.sign_secret.empty() && !webhook_signing_key(sink_.sign_secret, signing_key_))
         throw std::runtime_error("hook '" + hook_name_ + "': sign.secret starts with whsec_ but is not valid base64");
+    if (!sink_.sign_secret.empty()) load_signing_library();
     // Nothing below throws: the handle must not outlive a failed construction.
     uv_timer_init(loop_, &deferred_timer_);
     deferred_timer_.data = this;
@@ -250,7 +252,7 @@ bool WebhookAction::build_headers(const Delivery& delivery, bool has_body, const
         lines.push_back("webhook-signature: " + sign_standard_webhook_with_key(signing_key_, id, timestamp, body));
     }
     for (const auto& line : lines) {
-        curl_slist* longer = curl_slist_append(list, line.c_str());
+        curl_slist* longer = libcurl().slist_append(list, line.c_str());
         if (!longer) return false;
         list = longer;
     }
@@ -266,7 +268,8 @@ bool WebhookAction::configure(Attempt& attempt, const Delivery& delivery, millis
     const bool is_get = sink_.method == "GET";
     const bool is_head = sink_.method == "HEAD";
     if (!build_headers(delivery, !is_get && !is_head, attempt.body, attempt.headers)) return false;
-    attempt.easy = curl_easy_init();
+    const CurlLibrary& curl = libcurl();
+    attempt.easy = curl.easy_init();
     if (!attempt.easy) return false;
 
     CURL* easy = attempt.easy;
@@ -274,31 +277,31 @@ bool WebhookAction::configure(Attempt& attempt, const Delivery& delivery, millis
     auto check = [&failure](CURLcode code) {
         if (failure == CURLE_OK) failure = code;
     };
-    check(curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, attempt.error));
-    check(curl_easy_setopt(easy, CURLOPT_URL, attempt.url.c_str()));
-    check(curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https"));
-    check(curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1)));
-    check(curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L));
-    check(curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L));
+    check(curl.easy_setopt(easy, CURLOPT_ERRORBUFFER, attempt.error));
+    check(curl.easy_setopt(easy, CURLOPT_URL, attempt.url.c_str()));
+    check(curl.easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https"));
+    check(curl.easy_setopt(easy, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1)));
+    check(curl.easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L));
+    check(curl.easy_setopt(easy, CURLOPT_NOSIGNAL, 1L));
     // 0 would mean "no timeout" to libcurl: an attempt always has one.
-    check(curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max<int64_t>(timeout.count(), 1))));
-    check(curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, sink_.tls_verify ? 1L : 0L));
-    check(curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, sink_.tls_verify ? 2L : 0L));
-    check(curl_easy_setopt(easy, CURLOPT_USERAGENT, user_agent_.c_str()));
-    check(curl_easy_setopt(easy, CURLOPT_HTTPHEADER, attempt.headers));
-    check(curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(kMaxResponseBytes)));
-    check(curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &Attempt::on_body));
-    check(curl_easy_setopt(easy, CURLOPT_WRITEDATA, &attempt));
-    check(curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &Attempt::on_header));
-    check(curl_easy_setopt(easy, CURLOPT_HEADERDATA, &attempt));
+    check(curl.easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max<int64_t>(timeout.count(), 1))));
+    check(curl.easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, sink_.tls_verify ? 1L : 0L));
+    check(curl.easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, sink_.tls_verify ? 2L : 0L));
+    check(curl.easy_setopt(easy, CURLOPT_USERAGENT, user_agent_.c_str()));
+    check(curl.easy_setopt(easy, CURLOPT_HTTPHEADER, attempt.headers));
+    check(curl.easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(kMaxResponseBytes)));
+    check(curl.easy_setopt(easy, CURLOPT_WRITEFUNCTION, &Attempt::on_body));
+    check(curl.easy_setopt(easy, CURLOPT_WRITEDATA, &attempt));
+    check(curl.easy_setopt(easy, CURLOPT_HEADERFUNCTION, &Attempt::on_header));
+    check(curl.easy_setopt(easy, CURLOPT_HEADERDATA, &attempt));
     if (is_get) {
-        check(curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L));
+        check(curl.easy_setopt(easy, CURLOPT_HTTPGET, 1L));
     } else if (is_head) {
-        check(curl_easy_setopt(easy, CURLOPT_NOBODY, 1L));
+        check(curl.easy_setopt(easy, CURLOPT_NOBODY, 1L));
     } else {
-        check(curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(attempt.body.size())));
-        check(curl_easy_setopt(easy, CURLOPT_POSTFIELDS, attempt.body.data()));
-        if (sink_.method != "POST") check(curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, sink_.method.c_str()));
+        check(curl.easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(attempt.body.size())));
+        check(curl.easy_setopt(easy, CURLOPT_POSTFIELDS, attempt.body.data()));
+        if (sink_.method != "POST") check(curl.easy_setopt(easy, CURLOPT_CUSTOMREQUEST, sink_.method.c_str()));
     }
     return failure == CURLE_OK;
 }
@@ -311,7 +314,7 @@ void WebhookAction::on_transfer_done(Attempt* attempt, CURLcode code) {
     if (code == CURLE_ABORTED_BY_CALLBACK) return finish(attempt, result_of(Status::failed, "shutdown"));
 
     long status = 0;
-    curl_easy_getinfo(attempt->easy, CURLINFO_RESPONSE_CODE, &status);
+    libcurl().easy_getinfo(attempt->easy, CURLINFO_RESPONSE_CODE, &status);
     if (status >= 200) {
         if (status <= 299) return finish(attempt, result_of(Status::delivered, {}));
         std::string reason = "HTTP " + std::to_string(status);
@@ -321,7 +324,7 @@ void WebhookAction::on_transfer_done(Attempt* attempt, CURLcode code) {
         return finish(attempt, result_of(Status::failed, std::move(reason)));
     }
     if (code == CURLE_OPERATION_TIMEDOUT) return finish(attempt, result_of(Status::retry, "timeout"));
-    const std::string detail = attempt->error[0] != '\0' ? attempt->error : curl_easy_strerror(code);
+    const std::string detail = attempt->error[0] != '\0' ? attempt->error : libcurl().easy_strerror(code);
     // A URL that does not parse or names another protocol fails the same way
     // on every attempt.
     if (code == CURLE_URL_MALFORMAT || code == CURLE_UNSUPPORTED_PROTOCOL)

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "config/config.h"
+#include "hooks/on_demand_library.h"
 #include "proxy/log.h"
 #include "proxy/server.h"
 
@@ -32,7 +33,9 @@ int main(int argc, char** argv) {
     std::string check_path;
     app.add_option("-c,--config", config_path, "YAML config file (without it, built-in defaults serve)");
     app.add_option("--check-config", check_path, "validate a config file and exit (0 valid, 1 invalid)");
-    app.set_version_flag("-v,--version", std::string("afterhook ") + AFTERHOOK_VERSION);
+    app.set_version_flag("-v,--version", std::string("afterhook ") + AFTERHOOK_VERSION +
+                                             "\nloaded on demand: " + hooks::curl_soname + " (webhook hooks), " +
+                                             hooks::crypto_soname + " (webhook signatures)");
     CLI11_PARSE(app, argc, argv);
 
     if (!check_path.empty()) return check_config(check_path);

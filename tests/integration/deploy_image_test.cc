@@ -155,8 +155,8 @@ std::optional<std::string> package_of(const std::string& library) {
     return std::nullopt;
 }
 
-// Library file paths from `ldd`, by soname, for everything the binary
-// loads, directly or through another library.
+// Library file paths from `ldd`, by soname, for everything the binary (or
+// shared library) loads, directly or through another library.
 std::map<std::string, std::string> loaded_libraries(const std::string& binary) {
     const CommandResult ldd = run_command("ldd " + shell_quote(binary));
     INFO("ldd: " << ldd.output);
@@ -175,6 +175,38 @@ std::map<std::string, std::string> loaded_libraries(const std::string& binary) {
         }
     }
     return libraries;
+}
+
+// The sonames afterhook opens with dlopen() when a config needs them, as
+// the second line of `afterhook --version` lists them. `ldd` cannot see them.
+std::set<std::string> on_demand_sonames(const std::string& binary) {
+    const CommandResult version = run_command(shell_quote(binary) + " --version");
+    INFO("--version: " << version.output);
+    REQUIRE(version.exit_code == 0);
+    const size_t line = version.output.find("loaded on demand:");
+    REQUIRE(line != std::string::npos);
+    const std::string listed = version.output.substr(line, version.output.find('\n', line) - line);
+    std::set<std::string> sonames;
+    const std::regex soname(R"((lib[A-Za-z0-9_+-]+\.so\.[0-9]+))");
+    for (auto it = std::sregex_iterator(listed.begin(), listed.end(), soname); it != std::sregex_iterator(); ++it) {
+        sonames.insert((*it)[1]);
+    }
+    return sonames;
+}
+
+// Where the dynamic loader finds `soname` (its cache, as dlopen() uses it).
+std::optional<std::string> library_path(const std::string& soname) {
+    const CommandResult cache = run_command("ldconfig -p");
+    REQUIRE(cache.exit_code == 0);
+    // "\tlibcurl.so.4 (libc6,x86-64) => /lib/x86_64-linux-gnu/libcurl.so.4"
+    const std::regex entry("^\\s*" + std::regex_replace(soname, std::regex(R"([.+])"), R"(\$&)") +
+                           R"( \(libc6,x86-64[^)]*\) => (/\S+))");
+    std::istringstream in(cache.output);
+    for (std::string line; std::getline(in, line);) {
+        std::smatch match;
+        if (std::regex_search(line, match, entry)) return match[1].str();
+    }
+    return std::nullopt;
 }
 
 // The sonames the binary itself names (DT_NEEDED).
@@ -325,9 +357,22 @@ TEST_CASE("deploy: the runtime packages of the image provide every shared librar
     const std::set<std::string> available = closure(roots, dependency_graph());
     INFO("runtime stage packages: " << joined(runtime));
 
-    const std::map<std::string, std::string> libraries = loaded_libraries(AFTERHOOK_BINARY);
-    const std::set<std::string> direct = needed_sonames(AFTERHOOK_BINARY);
+    std::map<std::string, std::string> libraries = loaded_libraries(AFTERHOOK_BINARY);
+    std::set<std::string> direct = needed_sonames(AFTERHOOK_BINARY);
     REQUIRE_FALSE(direct.empty());
+    // The libraries opened on demand count as named by the binary, with
+    // everything they load in turn.
+    const std::set<std::string> on_demand = on_demand_sonames(AFTERHOOK_BINARY);
+    CHECK(on_demand == std::set<std::string>{"libcurl.so.4", "libcrypto.so.3"});
+    for (const std::string& soname : on_demand) {
+        INFO("opened on demand: " << soname);
+        CHECK(direct.count(soname) == 0);  // really not linked
+        const std::optional<std::string> path = library_path(soname);
+        REQUIRE(path.has_value());
+        direct.insert(soname);
+        libraries[soname] = *path;
+        for (const auto& [dependency, dependency_path] : loaded_libraries(*path)) libraries.emplace(dependency, dependency_path);
+    }
     for (const std::string& soname : direct) {
         INFO("the binary needs " << soname);
         CHECK(libraries.count(soname) == 1);

@@ -54,18 +54,6 @@ struct HookedConfig {
     }
 };
 
-// Replaces `path` in one step (write a sibling, rename over), so that the
-// watcher never reads a half-written file.
-void replace_file(const std::string& path, const std::string& content) {
-    const std::string temporary = path + ".next";
-    {
-        std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-        out << content;
-        REQUIRE(out.good());
-    }
-    std::filesystem::rename(temporary, path);
-}
-
 // The body of the event the receiver got for the exchange on `path`.
 std::optional<nlohmann::json> event_for(const FakeUpstream& receiver, const std::string& path,
                                         Clock::duration timeout = 5s) {

@@ -34,4 +34,14 @@ std::string TempDir::write(const std::string& name, const std::string& content) 
     return target;
 }
 
+void replace_file(const std::string& path, const std::string& content) {
+    const std::string temporary = path + ".next";
+    {
+        std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+        out << content;
+        if (!out.good()) throw std::runtime_error("cannot write " + temporary);
+    }
+    std::filesystem::rename(temporary, path);
+}
+
 }  // namespace afterhook::testing

@@ -23,4 +23,9 @@ private:
     std::string path_;
 };
 
+// Replaces the file at `path` with `content` in one step (writes a sibling,
+// renames it over), so that a watcher never reads it half-written. Throws
+// std::runtime_error when it cannot.
+void replace_file(const std::string& path, const std::string& content);
+
 }  // namespace afterhook::testing
