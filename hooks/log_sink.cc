@@ -188,7 +188,10 @@ void LogSink::complete_write(ssize_t result) {
     write_in_flight_ = false;
     if (result > 0) {
         const auto length = static_cast<size_t>(result);
-        const uint64_t lines = count_lines(writing_, written_, length);
+        // A write that took everything left took every line left; only a
+        // partial write needs counting (the buffer ends with a newline).
+        const uint64_t lines =
+            written_ + length == writing_.size() ? writing_lines_ : count_lines(writing_, written_, length);
         written_ += length;
         writing_lines_ -= lines;
         stats_.add_delivered(lines);

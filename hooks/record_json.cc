@@ -3,10 +3,13 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #include "hooks/timestamp.h"
 
 namespace afterhook::hooks {
+
+using namespace std::string_view_literals;
 
 namespace {
 
@@ -70,23 +73,13 @@ size_t utf8_sequence_length(std::string_view text, size_t& invalid_length) {
 
 void append_escaped(std::string& out, std::string_view text);
 
-void append_key(std::string& out, std::string_view key, bool& first) {
-    if (!first) out.push_back(',');
-    first = false;
-    out.push_back('"');
-    out.append(key);
-    out.append("\":");
-}
-
 // Keys built from configured names ("http.request.header.<name>") go through
-// the escaper, since a name is data, not a constant.
-void append_prefixed_key(std::string& out, std::string_view prefix, std::string_view name, bool& first) {
-    if (!first) out.push_back(',');
-    first = false;
-    out.push_back('"');
+// the escaper, since a name is data, not a constant. Never the first key.
+void append_prefixed_key(std::string& out, std::string_view prefix, std::string_view name) {
+    out.append(",\""sv);
     append_escaped(out, prefix);
     append_escaped(out, name);
-    out.append("\":");
+    out.append("\":"sv);
 }
 
 void append_unsigned(std::string& out, uint64_t value) {
@@ -108,6 +101,24 @@ void append_milliseconds(std::string& out, double value) {
         out.append("null");
         return;
     }
+    // Durations are small and non-negative: format whole microseconds
+    // directly, which is several times faster than to_chars in fixed
+    // notation and gives the same digits. The product is exact in long
+    // double (53 + 10 bits fit its 64-bit mantissa), and so is what is left
+    // after the whole microseconds: rounding half to even on it is what
+    // to_chars does on the exact value.
+    if (value >= 0 && value < 1e15) {
+        const long double product = static_cast<long double>(value) * 1000.0L;
+        auto micros = static_cast<uint64_t>(product);  // floor: product >= 0
+        const long double rest = product - static_cast<long double>(micros);  // exact
+        if (rest > 0.5L || (rest == 0.5L && (micros & 1) != 0)) ++micros;
+        append_unsigned(out, micros / 1000);
+        const auto fraction = static_cast<unsigned>(micros % 1000);
+        const char digits[] = {'.', static_cast<char>('0' + fraction / 100), static_cast<char>('0' + fraction / 10 % 10),
+                               static_cast<char>('0' + fraction % 10)};
+        out.append(digits, sizeof digits);
+        return;
+    }
     char digits[400];  // enough for the longest finite double in fixed notation
     auto result = std::to_chars(digits, digits + sizeof digits, value, std::chars_format::fixed, 3);
     if (result.ec != std::errc{}) {
@@ -117,18 +128,35 @@ void append_milliseconds(std::string& out, double value) {
     out.append(digits, result.ptr);
 }
 
-void append_string_field(std::string& out, std::string_view key, std::string_view value, bool& first) {
-    append_key(out, key, first);
+// `key` is the literal `,"name":`: every key but the first ("time") has
+// the comma, and a literal goes in with one fixed-size copy.
+void append_string_field(std::string& out, std::string_view key, std::string_view value) {
+    out.append(key);
     append_json_string(out, value);
 }
 
-void append_fields(std::string& out, std::string_view prefix, const std::vector<Field>& fields, bool& first,
+void append_fields(std::string& out, std::string_view prefix, const std::vector<Field>& fields,
                    std::string_view skip = {}) {
     for (const auto& [name, value] : fields) {
         if (!skip.empty() && name == skip) continue;
-        append_prefixed_key(out, prefix, name, first);
+        append_prefixed_key(out, prefix, name);
         append_json_string(out, value);
     }
+}
+
+// Eight bytes at a time: true when none of them needs escaping or UTF-8
+// checking, that is every byte is in 0x20..0x7F and none is '"' or '\\'.
+// (Bit tricks from "Bit Twiddling Hacks": a byte below n, a zero byte.)
+bool all_plain(const char* bytes) {
+    constexpr uint64_t ones = 0x0101010101010101ULL;
+    constexpr uint64_t highs = 0x8080808080808080ULL;
+    uint64_t word;
+    std::memcpy(&word, bytes, sizeof word);
+    const auto has_zero = [](uint64_t v) { return (v - ones) & ~v & highs; };
+    const uint64_t below_space = (word - ones * 0x20) & ~word & highs;
+    const uint64_t quote = has_zero(word ^ (ones * '"'));
+    const uint64_t backslash = has_zero(word ^ (ones * '\\'));
+    return ((word & highs) | below_space | quote | backslash) == 0;
 }
 
 // Appends the escaped form of `text` without the surrounding quotes.
@@ -136,6 +164,7 @@ void append_escaped(std::string& out, std::string_view text) {
     size_t i = 0;
     while (i < text.size()) {
         const size_t run_start = i;
+        while (i + 8 <= text.size() && all_plain(text.data() + i)) i += 8;
         while (i < text.size() && is_plain(static_cast<unsigned char>(text[i]))) ++i;
         out.append(text.data() + run_start, i - run_start);
         if (i == text.size()) break;
@@ -170,55 +199,51 @@ void append_json_string(std::string& out, std::string_view text) {
 // ("afterhook.error", "url.query", "user_agent.original",
 // "afterhook.upstream_ms", "afterhook.trigger") are omitted, not written empty.
 void append_json_line(std::string& out, const Record& record) {
-    bool first = true;
-    out.push_back('{');
-
-    append_key(out, "time", first);
-    out.push_back('"');
+    out.append("{\"time\":\""sv);
     append_timestamp(out, record.start_time);
     out.push_back('"');
-    append_string_field(out, "afterhook.request.id", record.id, first);
-    append_string_field(out, "afterhook.outcome", to_string(record.outcome), first);
-    if (!record.error.empty()) append_string_field(out, "afterhook.error", record.error, first);
-    append_string_field(out, "http.request.method", record.method, first);
-    append_string_field(out, "url.path", record.path, first);
-    if (!record.query.empty()) append_string_field(out, "url.query", record.query, first);
-    append_string_field(out, "url.scheme", record.scheme, first);
-    append_string_field(out, "server.address", record.host, first);
-    append_string_field(out, "network.protocol.version", record.protocol_version, first);
-    append_string_field(out, "client.address", record.client_ip, first);
-    append_key(out, "client.port", first);
+    append_string_field(out, ",\"afterhook.request.id\":"sv, record.id);
+    append_string_field(out, ",\"afterhook.outcome\":"sv, to_string(record.outcome));
+    if (!record.error.empty()) append_string_field(out, ",\"afterhook.error\":"sv, record.error);
+    append_string_field(out, ",\"http.request.method\":"sv, record.method);
+    append_string_field(out, ",\"url.path\":"sv, record.path);
+    if (!record.query.empty()) append_string_field(out, ",\"url.query\":"sv, record.query);
+    append_string_field(out, ",\"url.scheme\":"sv, record.scheme);
+    append_string_field(out, ",\"server.address\":"sv, record.host);
+    append_string_field(out, ",\"network.protocol.version\":"sv, record.protocol_version);
+    append_string_field(out, ",\"client.address\":"sv, record.client_ip);
+    out.append(",\"client.port\":"sv);
     append_unsigned(out, record.client_port);
-    append_key(out, "http.response.status_code", first);
+    out.append(",\"http.response.status_code\":"sv);
     append_signed(out, record.status);
 
     // The user agent has its own OpenTelemetry attribute; every other
     // captured request header keeps the generic header form.
     constexpr std::string_view user_agent = "user-agent";
     for (const auto& [name, value] : record.request_headers) {
-        if (name == user_agent) append_string_field(out, "user_agent.original", value, first);
+        if (name == user_agent) append_string_field(out, ",\"user_agent.original\":"sv, value);
     }
-    append_fields(out, "http.request.header.", record.request_headers, first, user_agent);
-    append_fields(out, "afterhook.request.cookie.", record.cookies, first);
-    append_fields(out, "http.response.header.", record.response_headers, first);
+    append_fields(out, "http.request.header.", record.request_headers, user_agent);
+    append_fields(out, "afterhook.request.cookie.", record.cookies);
+    append_fields(out, "http.response.header.", record.response_headers);
 
-    append_key(out, "http.request.body.size", first);
+    out.append(",\"http.request.body.size\":"sv);
     append_unsigned(out, record.request_body_bytes);
-    append_key(out, "http.response.body.size", first);
+    out.append(",\"http.response.body.size\":"sv);
     append_unsigned(out, record.response_body_bytes);
-    append_key(out, "afterhook.bytes_in", first);
+    out.append(",\"afterhook.bytes_in\":"sv);
     append_unsigned(out, record.bytes_in);
-    append_key(out, "afterhook.bytes_out", first);
+    out.append(",\"afterhook.bytes_out\":"sv);
     append_unsigned(out, record.bytes_out);
-    append_key(out, "afterhook.duration_ms", first);
+    out.append(",\"afterhook.duration_ms\":"sv);
     append_milliseconds(out, record.duration_ms);
     if (!(record.upstream_ms < 0)) {
-        append_key(out, "afterhook.upstream_ms", first);
+        out.append(",\"afterhook.upstream_ms\":"sv);
         append_milliseconds(out, record.upstream_ms);
     }
-    if (!record.trigger.empty()) append_string_field(out, "afterhook.trigger", record.trigger, first);
+    if (!record.trigger.empty()) append_string_field(out, ",\"afterhook.trigger\":"sv, record.trigger);
 
-    out.append("}\n");
+    out.append("}\n"sv);
 }
 
 std::string to_json_line(const Record& record) {

@@ -16,20 +16,18 @@ void append_padded(std::string& out, long long value, int width) {
     out.append(digits, result.ptr);
 }
 
-}  // namespace
-
-void append_timestamp(std::string& out, std::chrono::system_clock::time_point time) {
+// "YYYY-MM-DDTHH:MM:SS." for the second `time` falls in.
+std::string second_prefix(std::chrono::sys_seconds second) {
     using namespace std::chrono;
-    // Flooring (not truncating) keeps times before 1970 on the right day.
-    const auto ms = floor<milliseconds>(time);
-    const auto day = floor<days>(ms);
+    const auto day = floor<days>(second);
     const year_month_day date{day};
-    const auto in_day = ms - day;
+    const auto in_day = second - day;
     const auto hour = duration_cast<hours>(in_day);
     const auto minute = duration_cast<minutes>(in_day - hour);
-    const auto second = duration_cast<seconds>(in_day - hour - minute);
-    const auto milli = in_day - hour - minute - second;
+    const auto secs = in_day - hour - minute;
 
+    std::string out;
+    out.reserve(20);
     append_padded(out, static_cast<int>(date.year()), 4);
     out.push_back('-');
     append_padded(out, static_cast<unsigned>(date.month()), 2);
@@ -40,10 +38,31 @@ void append_timestamp(std::string& out, std::chrono::system_clock::time_point ti
     out.push_back(':');
     append_padded(out, minute.count(), 2);
     out.push_back(':');
-    append_padded(out, second.count(), 2);
+    append_padded(out, secs.count(), 2);
     out.push_back('.');
-    append_padded(out, milli.count(), 3);
-    out.push_back('Z');
+    return out;
+}
+
+}  // namespace
+
+// Records arrive in time order, many per second: the calendar part is
+// computed once per second and thread (a hook thread or a test's).
+void append_timestamp(std::string& out, std::chrono::system_clock::time_point time) {
+    using namespace std::chrono;
+    // Flooring (not truncating) keeps times before 1970 on the right day.
+    const auto ms = floor<milliseconds>(time);
+    const auto second = floor<seconds>(ms);
+    thread_local sys_seconds cached_second = sys_seconds::min();
+    thread_local std::string cached_prefix;
+    if (second != cached_second) {
+        cached_prefix = second_prefix(second);
+        cached_second = second;
+    }
+    out.append(cached_prefix);
+    const auto milli = static_cast<unsigned>((ms - second).count());
+    const char digits[] = {static_cast<char>('0' + milli / 100), static_cast<char>('0' + milli / 10 % 10),
+                           static_cast<char>('0' + milli % 10), 'Z'};
+    out.append(digits, sizeof digits);
 }
 
 }  // namespace afterhook::hooks

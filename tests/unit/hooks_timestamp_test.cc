@@ -32,3 +32,16 @@ TEST_CASE("timestamp: appends to what is already there") {
     append_timestamp(out, system_clock::time_point{});
     CHECK(out == "t=1970-01-01T00:00:00.000Z");
 }
+
+// The calendar part is kept per second: times in any order, within one
+// second and across seconds, days and years, still come out right.
+TEST_CASE("timestamp: times in any order across seconds, days and years") {
+    const auto base = sys_days{2026y / December / 31} + 23h + 59min + 59s;
+    CHECK(stamp(base + 1ms) == "2026-12-31T23:59:59.001Z");
+    CHECK(stamp(base + 998ms) == "2026-12-31T23:59:59.998Z");
+    CHECK(stamp(base + 1000ms) == "2027-01-01T00:00:00.000Z");
+    CHECK(stamp(base + 5ms) == "2026-12-31T23:59:59.005Z");
+    CHECK(stamp(base + 1001ms) == "2027-01-01T00:00:00.001Z");
+    CHECK(stamp(base - 24h) == "2026-12-30T23:59:59.000Z");
+    CHECK(stamp(base + 1999ms) == "2027-01-01T00:00:00.999Z");
+}

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -196,5 +197,61 @@ TEST_CASE("record json: arbitrary bytes in every string still give valid JSON") 
         const auto line = to_json_line(r);
         CHECK(nlohmann::json::accept(line));
         REQUIRE(line.find('\n') == line.size() - 1);
+    }
+}
+
+// The escaper checks eight bytes at a time before it looks at single ones:
+// a byte that needs care must be found at every offset of a word, and in
+// the tail after the last whole word.
+TEST_CASE("record json: a byte that needs escaping is found at every position of a long plain run") {
+    const std::string replacement = "\xEF\xBF\xBD";
+    const std::vector<std::pair<char, std::string>> cases = {
+        {'"', "\""}, {'\\', "\\"}, {'\0', std::string(1, '\0')}, {'\x1f', "\x1f"}, {'\n', "\n"},
+        {'\x7f', "\x7f"}, {' ', " "}, {'~', "~"}, {'\x80', replacement}, {'\xff', replacement}};
+    for (size_t length = 1; length <= 40; ++length) {
+        for (size_t position = 0; position < length; ++position) {
+            for (const auto& [byte, decoded] : cases) {
+                std::string text(length, 'a');
+                text[position] = byte;
+                std::string expected = text.substr(0, position) + decoded + text.substr(position + 1);
+                const std::string json = escaped_json(text);
+                INFO("length ", length, " position ", position, " byte ", static_cast<int>(static_cast<unsigned char>(byte)));
+                REQUIRE(nlohmann::json::accept(json));
+                CHECK(nlohmann::json::parse(json).get<std::string>() == expected);
+            }
+        }
+    }
+}
+
+// Durations are written from whole microseconds, not through to_chars; the
+// digits must be the ones to_chars gives (three decimals, round half to
+// even on the exact value), ties and large values included.
+TEST_CASE("record json: durations have the digits to_chars gives them") {
+    auto written = [](double value) {
+        Record r = full_record();
+        r.duration_ms = value;
+        const std::string line = to_json_line(r);
+        const std::string key = "\"afterhook.duration_ms\":";
+        const size_t start = line.find(key) + key.size();
+        return line.substr(start, line.find_first_of(",}", start) - start);
+    };
+    auto reference = [](double value) {
+        char digits[400];
+        const auto result = std::to_chars(digits, digits + sizeof digits, value, std::chars_format::fixed, 3);
+        return std::string(digits, result.ptr);
+    };
+    std::vector<double> values = {0.0, 0.0005, 0.0015, 0.0625, 0.1875, 1.0005, 2.5, 10.5, 12.3456, 999.9995,
+                                  123456789.0625, 4503599627370495.5, 1e14 + 0.0625, 1e15 - 1, 1e15, 1e16};
+    std::mt19937_64 random(7);
+    std::uniform_real_distribution<double> small(0.0, 10'000.0);
+    std::uniform_int_distribution<uint64_t> micros(0, 10'000'000'000ULL);
+    for (int i = 0; i < 20000; ++i) {
+        values.push_back(small(random));
+        values.push_back(static_cast<double>(micros(random)) / 1000.0);         // near a decimal
+        values.push_back((static_cast<double>(micros(random)) + 0.5) / 1000.0);  // near a tie
+    }
+    for (const double value : values) {
+        INFO("value ", value);
+        REQUIRE(written(value) == reference(value));
     }
 }
