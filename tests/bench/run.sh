@@ -103,8 +103,10 @@ install_dependencies() {
     command -v nginx >/dev/null || as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nginx >&2
 }
 
-# Sets AFTERHOOK: $AFTERHOOK_BIN if given, else build/afterhook, built as
-# Release when it does not exist yet.
+# Sets AFTERHOOK: $AFTERHOOK_BIN if given, else build/afterhook, configured
+# as Release when build/ does not exist yet, and always brought up to date
+# with the sources (a no-op when it is), so that the report's git revision
+# is the code that ran.
 find_afterhook() {
     if [[ -n ${AFTERHOOK_BIN:-} ]]; then
         [[ -x $AFTERHOOK_BIN ]] || die "AFTERHOOK_BIN=$AFTERHOOK_BIN is not an executable"
@@ -112,11 +114,12 @@ find_afterhook() {
         return
     fi
     AFTERHOOK=$ROOT/build/afterhook
-    if [[ ! -x $AFTERHOOK ]]; then
-        say "building afterhook (Release) in $ROOT/build"
+    if [[ ! -f $ROOT/build/CMakeCache.txt ]]; then
+        say "configuring a Release build in $ROOT/build"
         cmake -S "$ROOT" -B "$ROOT/build" -DCMAKE_BUILD_TYPE=Release >&2
-        cmake --build "$ROOT/build" -j"$(nproc)" --target afterhook >&2
     fi
+    say "building afterhook in $ROOT/build (up to date with the sources)"
+    cmake --build "$ROOT/build" -j"$(nproc)" --target afterhook >&2
 }
 
 # The idle-connection measurement needs one descriptor per connection in the
