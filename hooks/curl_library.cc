@@ -1,6 +1,5 @@
 #include "hooks/curl_library.h"
 
-#include <mutex>
 #include <stdexcept>
 #include <string>
 
@@ -38,12 +37,13 @@ CurlLibrary load() {
 
 }  // namespace
 
-// A failed load leaves the flag unset (call_once rethrows), so the next
-// caller tries again; a successful one is never repeated.
+// A function-local static rather than std::call_once: an initialiser that
+// throws leaves it uninitialised and the next call tries again, whereas
+// libstdc++'s call_once can hang the next caller after a throw (GCC bug
+// 66146). A reload that failed for want of libcurl can then succeed once
+// the library is installed.
 const CurlLibrary& libcurl() {
-    static std::once_flag once;
-    static CurlLibrary curl;
-    std::call_once(once, [] { curl = load(); });
+    static const CurlLibrary curl = load();
     return curl;
 }
 

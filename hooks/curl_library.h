@@ -3,6 +3,9 @@
 // runs curl_global_init() the first time it is called, once per process
 // (any thread; curl_global_init() must not race with itself or with other
 // libcurl calls, which is why every libcurl call goes through here).
+// The variadic ones (easy_setopt, multi_setopt, easy_getinfo) lose the
+// argument checks curl's typecheck-gcc.h macros give direct calls: pass
+// long, pointer and curl_off_t arguments exactly as curl documents them.
 #pragma once
 
 #include <curl/curl.h>

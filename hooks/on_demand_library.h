@@ -8,7 +8,8 @@
 // are logs and commands. Opened on demand, only a config with a webhook pays
 // for them. The headers are still the ones afterhook is compiled against,
 // and each symbol is typed from its declaration there (decltype), so a call
-// through the table is checked as a direct call would be.
+// through a table is checked as a direct call would be, except for the
+// arguments of variadic functions.
 #pragma once
 
 #include <string>

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 
 #include "hooks/timestamp.h"
 
@@ -96,6 +97,9 @@ void append_signed(std::string& out, int64_t value) {
 
 // Milliseconds with three decimals. NaN and infinities have no JSON number
 // form; they are written as null rather than breaking the line.
+static_assert(std::numeric_limits<long double>::digits >= 64,
+              "append_milliseconds needs a long double that holds a double times 1000 exactly");
+
 void append_milliseconds(std::string& out, double value) {
     if (!std::isfinite(value)) {
         out.append("null");
