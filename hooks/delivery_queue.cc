@@ -249,6 +249,6 @@ void DeliveryQueue::count_failed(const Entry& entry, const AttemptResult& result
               " failed=" + std::to_string(failures_.take()));
 }
 
-void DeliveryQueue::publish_depth() { stats_.set_queue_depth(held() + in_flight_.size()); }
+void DeliveryQueue::publish_depth() { depth_.publish(held() + in_flight_.size()); }
 
 }  // namespace afterhook::hooks

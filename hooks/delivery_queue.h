@@ -112,6 +112,7 @@ private:
 
     uv_loop_t* loop_;
     HookStats& stats_;
+    QueueDepthShare depth_{stats_};  // this sink's part of stats_.queue_depth
     std::shared_ptr<void> keeps_;  // declared before action_, so destroyed after it
     std::unique_ptr<Action> action_;
     const Options options_;

@@ -23,7 +23,6 @@ struct HookStats {
     void add_failed(uint64_t n) { failed.fetch_add(n, std::memory_order_relaxed); }
     void add_dropped(uint64_t n) { dropped.fetch_add(n, std::memory_order_relaxed); }
     void add_retried(uint64_t n) { retried.fetch_add(n, std::memory_order_relaxed); }
-    void set_queue_depth(uint64_t n) { queue_depth.store(n, std::memory_order_relaxed); }
     // One finished attempt: see `delivery_duration`.
     void observe_delivery(double seconds, uint64_t deliveries = 1) {
         for (uint64_t i = 0; i < deliveries; ++i) delivery_duration.observe(seconds);
@@ -36,13 +35,37 @@ struct HookStats {
     std::atomic<uint64_t> failed{0};       // deliveries attempted and failed for good
     std::atomic<uint64_t> dropped{0};      // deliveries given up before they ended (a bound was hit, or shutdown)
     std::atomic<uint64_t> retried{0};      // extra attempts
-    std::atomic<uint64_t> queue_depth{0};  // deliveries waiting in the sink or in flight
+    std::atomic<uint64_t> queue_depth{0};  // deliveries waiting in the sinks or in flight (QueueDepthShare)
     // Per attempt, not per event: each attempt that ended (delivered, failed,
     // or to be retried) is observed once, from its start to its result: a
     // webhook request or an exec run by a DeliveryQueue, the write of a batch
     // of lines by a LogSink (once per line written). Events dropped before
     // any attempt are not observed.
     proxy::Histogram delivery_duration;
+};
+
+// One sink's part of its hook's queue_depth. After a reload, a retiring
+// generation and the current one deliver for the same hook name into the
+// same HookStats: each sink adds the change in its own depth, so the gauge
+// is their sum rather than whichever sink published last. A sink gives its
+// part back when it is destroyed.
+class QueueDepthShare {
+public:
+    explicit QueueDepthShare(HookStats& stats) : stats_(stats) {}
+    ~QueueDepthShare() { publish(0); }
+    QueueDepthShare(const QueueDepthShare&) = delete;
+    QueueDepthShare& operator=(const QueueDepthShare&) = delete;
+
+    void publish(uint64_t depth) {
+        // Unsigned arithmetic wraps: adding depth - published_ modulo 2^64
+        // moves the sum by the signed difference.
+        stats_.queue_depth.fetch_add(depth - published_, std::memory_order_relaxed);
+        published_ = depth;
+    }
+
+private:
+    HookStats& stats_;
+    uint64_t published_ = 0;
 };
 
 // The app triggers the hook thread saw (Record::trigger), across all hooks.

@@ -342,6 +342,6 @@ void LogSink::append_line(const Record& record, const TriggerParams& trigger) {
     pending_.push_back('\n');
 }
 
-void LogSink::publish_depth() { stats_.set_queue_depth(pending_lines_ + writing_lines_); }
+void LogSink::publish_depth() { depth_.publish(pending_lines_ + writing_lines_); }
 
 }  // namespace afterhook::hooks

@@ -74,6 +74,7 @@ private:
 
     uv_loop_t* loop_;
     HookStats& stats_;
+    QueueDepthShare depth_{stats_};  // this sink's part of stats_.queue_depth
     const std::string path_;
     const config::Template format_;
     const Options options_;

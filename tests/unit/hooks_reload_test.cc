@@ -185,6 +185,9 @@ TEST_CASE("hook reload: a retiring generation delivers its queued events before 
     REQUIRE_MESSAGE(hooks.reload(with_hooks({webhook("notify", receiver.url("/e"), "two {{request.id}}")}), error),
                     error);
     REQUIRE(hooks.submit(numbered(3)));
+    // Both generations count into the one "notify" gauge: three events in
+    // the retiring one, one in the current one.
+    CHECK(eventually([&] { return hooks.counters()[0].queue_depth == 4; }));
     release = true;
     REQUIRE(eventually([&] { return receiver.requests().size() == 4; }));
 
@@ -200,6 +203,7 @@ TEST_CASE("hook reload: a retiring generation delivers its queued events before 
     REQUIRE(hooks.counters().size() == 1);
     CHECK(hooks.counters()[0].delivered == 4);
     CHECK(hooks.counters()[0].dropped == 0);
+    CHECK(hooks.counters()[0].queue_depth == 0);
     CHECK(histogram_count(hooks, "notify") == 4);
 }
 
