@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include "support/eventually.h"
 #include "support/temp_files.h"
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -56,15 +57,7 @@ Record numbered(int n) {
     return r;
 }
 
-// Waits for a condition with a deadline instead of sleeping a fixed time.
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 10s) {
-    const auto deadline = Clock::now() + timeout;
-    while (!condition()) {
-        if (Clock::now() >= deadline) return false;
-        std::this_thread::sleep_for(1ms);
-    }
-    return true;
-}
+using afterhook::test::eventually;
 
 }  // namespace
 

@@ -5,6 +5,7 @@
 // (with their delivery-duration histograms) are kept by hook name.
 #include <doctest/doctest.h>
 
+#include "support/eventually.h"
 #include "support/temp_files.h"
 #include <unistd.h>
 
@@ -45,14 +46,7 @@ using afterhook::test::TempDir;
 
 using afterhook::test::read_lines;
 
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 10s) {
-    const auto deadline = Clock::now() + timeout;
-    while (!condition()) {
-        if (Clock::now() >= deadline) return false;
-        std::this_thread::sleep_for(1ms);
-    }
-    return true;
-}
+using afterhook::test::eventually;
 
 afterhook::config::Template compile(const std::string& source) {
     afterhook::config::Template out;

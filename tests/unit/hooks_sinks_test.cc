@@ -14,6 +14,7 @@
 #include "config/template.h"
 #include "hooks/hook_thread.h"
 #include "hooks/record.h"
+#include "tests/unit/support/eventually.h"
 #include "tests/unit/support/http_receiver.h"
 
 using namespace std::chrono_literals;
@@ -73,15 +74,7 @@ afterhook::config::Config with_hooks(std::vector<Hook> hooks) {
     return config;
 }
 
-// Waits for a condition with a deadline instead of sleeping a fixed time.
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 10s) {
-    const auto deadline = Clock::now() + timeout;
-    while (!condition()) {
-        if (Clock::now() >= deadline) return false;
-        std::this_thread::sleep_for(1ms);
-    }
-    return true;
-}
+using afterhook::test::eventually;
 
 std::set<std::string> bodies(const std::vector<ReceivedRequest>& requests) {
     std::set<std::string> out;
