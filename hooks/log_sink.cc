@@ -70,9 +70,7 @@ void LogSink::deliver(const RecordPtr& record, const TriggerParams& trigger) {
     append_line(*record, trigger);
     ++pending_lines_;
     publish_depth();
-    if (pending_.size() >= options_.flush_bytes) flush();
-    // A write or reopen in flight flushes again when it completes.
-    if (!pending_.empty() && !write_in_flight_ && !reopen_in_flight_) arm_timer();
+    flush_when_due();
 }
 
 void LogSink::flush() {
@@ -218,11 +216,7 @@ void LogSink::complete_write(ssize_t result) {
         return;
     }
     switch_to_next_fd();
-    // What gathered meanwhile follows once it is a full write's worth or the
-    // flush timer fires, not at once: back-to-back small writes cost a thread
-    // pool round trip each. A drain flushes whatever is there itself.
-    if (pending_.size() >= options_.flush_bytes) flush();
-    if (!pending_.empty() && !write_in_flight_ && !reopen_in_flight_) arm_timer();
+    flush_when_due();  // a drain flushes whatever is there itself
     publish_depth();
     notify_progress();
 }
@@ -246,7 +240,7 @@ void LogSink::complete_reopen(ssize_t result) {
         reopen();
     }
     flush();
-    if (!pending_.empty() && !write_in_flight_ && !reopen_in_flight_) arm_timer();
+    arm_timer_for_pending();
 }
 
 void LogSink::fail_unwritten(ssize_t error) {
@@ -289,6 +283,20 @@ void LogSink::close_fd(uv_file fd) {
         return;
     }
     ++fd_closes_in_flight_;
+}
+
+// A full write's worth of lines goes out now; less waits for the flush
+// timer, not for the next event: back-to-back small writes cost a thread
+// pool round trip each.
+void LogSink::flush_when_due() {
+    if (pending_.size() >= options_.flush_bytes) flush();
+    arm_timer_for_pending();
+}
+
+// Lines wait and nothing will write them by itself (a write or reopen in
+// flight flushes again when it completes): the flush timer will.
+void LogSink::arm_timer_for_pending() {
+    if (!pending_.empty() && !write_in_flight_ && !reopen_in_flight_) arm_timer();
 }
 
 void LogSink::arm_timer() {

@@ -64,6 +64,8 @@ private:
     void release_written_buffer();
     void switch_to_next_fd();
     void close_fd(uv_file fd);
+    void flush_when_due();
+    void arm_timer_for_pending();
     void arm_timer();
     void advance_close();
     void report_failure(ssize_t error, uint64_t lines);
