@@ -222,18 +222,19 @@ void HookLoop::on_wake() {
 // submit() that still saw awake_ true would otherwise wait for the next one.
 // Whichever side turns awake_ back to true owns the next look at the queue.
 void HookLoop::pace_wakeups(bool busy) {
-    if (busy) {
+    auto keep_polling = [this] {
         if (uv_is_active(reinterpret_cast<uv_handle_t*>(&poll_timer_)) == 0) {
             uv_timer_start(&poll_timer_, on_poll_timer_tick, poll_interval_ms, poll_interval_ms);
         }
+    };
+    if (busy) {
+        keep_polling();
         return;
     }
     uv_timer_stop(&poll_timer_);
     awake_.store(false, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (queue_.size_approx() > 0 && !awake_.exchange(true)) {
-        uv_timer_start(&poll_timer_, on_poll_timer_tick, poll_interval_ms, poll_interval_ms);
-    }
+    if (queue_.size_approx() > 0 && !awake_.exchange(true)) keep_polling();
 }
 
 void HookLoop::on_control() {
