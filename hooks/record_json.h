@@ -3,6 +3,7 @@
 // names); see the comments in record_json.cc.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -15,6 +16,10 @@ namespace afterhook::hooks {
 // that is not valid UTF-8 is replaced by U+FFFD, so the line is always valid
 // JSON whatever the client sent. Never throws beyond std::string growth.
 void append_json_line(std::string& out, const Record& record);
+
+// At least as many bytes as append_json_line() adds for `record`: it reserves
+// this much (the escaped worst case) and writes without further checks.
+size_t json_line_bound(const Record& record);
 
 // The same, as a new string.
 std::string to_json_line(const Record& record);

@@ -1,6 +1,7 @@
 #include "hooks/timestamp.h"
 
 #include <charconv>
+#include <cstring>
 
 namespace afterhook::hooks {
 
@@ -47,7 +48,7 @@ std::string second_prefix(std::chrono::sys_seconds second) {
 
 // Records arrive in time order, many per second: the calendar part is
 // computed once per second and thread (a hook thread or a test's).
-void append_timestamp(std::string& out, std::chrono::system_clock::time_point time) {
+char* write_timestamp(char* out, std::chrono::system_clock::time_point time) {
     using namespace std::chrono;
     // Flooring (not truncating) keeps times before 1970 on the right day.
     const auto ms = floor<milliseconds>(time);
@@ -58,11 +59,21 @@ void append_timestamp(std::string& out, std::chrono::system_clock::time_point ti
         cached_prefix = second_prefix(second);
         cached_second = second;
     }
-    out.append(cached_prefix);
+    std::memcpy(out, cached_prefix.data(), cached_prefix.size());
+    out += cached_prefix.size();
     const auto milli = static_cast<unsigned>((ms - second).count());
-    const char digits[] = {static_cast<char>('0' + milli / 100), static_cast<char>('0' + milli / 10 % 10),
-                           static_cast<char>('0' + milli % 10), 'Z'};
-    out.append(digits, sizeof digits);
+    out[0] = static_cast<char>('0' + milli / 100);
+    out[1] = static_cast<char>('0' + milli / 10 % 10);
+    out[2] = static_cast<char>('0' + milli % 10);
+    out[3] = 'Z';
+    return out + 4;
+}
+
+void append_timestamp(std::string& out, std::chrono::system_clock::time_point time) {
+    const size_t begin = out.size();
+    out.resize(begin + max_timestamp_length);
+    char* end = write_timestamp(out.data() + begin, time);
+    out.resize(static_cast<size_t>(end - out.data()));
 }
 
 }  // namespace afterhook::hooks

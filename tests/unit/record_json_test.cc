@@ -255,3 +255,42 @@ TEST_CASE("record json: durations have the digits to_chars gives them") {
         REQUIRE(written(value) == reference(value));
     }
 }
+
+// append_json_line() reserves json_line_bound() bytes and then writes without
+// checking: the bound must hold for the worst a record can carry: every byte
+// escaped as \u00XX, every optional key present, the longest numbers.
+TEST_CASE("record json: the line never exceeds its bound, whatever the record holds") {
+    using afterhook::hooks::json_line_bound;
+    auto check = [](const Record& r) {
+        const std::string line = to_json_line(r);
+        INFO("line ", line);
+        CHECK(line.size() <= json_line_bound(r));
+        CHECK(nlohmann::json::accept(line));
+    };
+    Record empty;
+    empty.scheme.clear();
+    check(empty);
+
+    for (const char byte : {'\x01', '\xff', '"', 'a'}) {
+        for (const size_t length : {size_t{0}, size_t{1}, size_t{7}, size_t{8}, size_t{9}, size_t{300}}) {
+            const std::string text(length, byte);
+            Record r = full_record();
+            r.id = r.error = r.method = r.path = r.query = r.scheme = r.host = r.protocol_version = r.client_ip =
+                r.trigger = text;
+            r.request_headers = {{text, text}, {"user-agent", text}};
+            r.cookies = {{text, text}};
+            r.response_headers = {{text, text}, {text + "x", text}};
+            r.status = std::numeric_limits<int>::min();
+            r.client_port = std::numeric_limits<uint16_t>::max();
+            r.request_body_bytes = r.response_body_bytes = r.bytes_in = r.bytes_out =
+                std::numeric_limits<uint64_t>::max();
+            r.outcome = Outcome::upstream_timeout;
+            r.start_time = system_clock::time_point::max();
+            for (const double duration : {0.0, 999999999999.9995, 1e15, -std::numeric_limits<double>::max(),
+                                          std::numeric_limits<double>::max()}) {
+                r.duration_ms = r.upstream_ms = duration;
+                check(r);
+            }
+        }
+    }
+}
