@@ -16,7 +16,6 @@
 
 namespace afterhook::hooks {
 
-using RecordPtr = std::shared_ptr<const Record>;
 using TriggerParams = std::vector<std::pair<std::string, std::string>>;
 
 struct Delivery {

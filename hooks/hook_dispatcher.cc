@@ -28,26 +28,17 @@ HookDispatcher::HookDispatcher(uv_loop_t* loop, const std::vector<config::Hook>&
     }
 }
 
-// The record moves into a shared copy only once a hook fires, so a record no
-// hook wants costs no allocation. Filters read that copy from then on.
-void HookDispatcher::dispatch(Record&& record) {
+// Every hook that fires shares the one record; it is freed when the last
+// of them is done with it (at once when none fires).
+void HookDispatcher::dispatch(RecordPtr record) {
     ParsedTrigger trigger;
-    if (!record.trigger.empty()) {
-        trigger = parse_trigger(record.trigger);
+    if (!record->trigger.empty()) {
+        trigger = parse_trigger(record->trigger);
         count_trigger_problems(trigger);
     }
-    RecordPtr shared;
-    const Record* current = &record;
-    auto fire = [&](Route& route, const TriggerParams& params) {
-        if (!shared) {
-            shared = std::make_shared<const Record>(std::move(record));
-            current = shared.get();
-        }
-        route.sink->deliver(shared, params);
-    };
     for (Route& route : routes_) {
         if (!route.trigger_only) {
-            if (route.filter.matches(*current)) fire(route, no_params);
+            if (route.filter.matches(*record)) route.sink->deliver(record, no_params);
             continue;
         }
         bool filtered = false;
@@ -55,10 +46,10 @@ void HookDispatcher::dispatch(Record&& record) {
         for (const TriggerCall& call : trigger.calls) {
             if (call.name != route.name) continue;
             if (!filtered) {
-                matches = route.filter.matches(*current);
+                matches = route.filter.matches(*record);
                 filtered = true;
             }
-            if (matches) fire(route, call.params);
+            if (matches) route.sink->deliver(record, call.params);
         }
     }
 }

@@ -44,7 +44,7 @@ public:
     //   filter matches too.
     // A call naming no `trigger: header` hook is counted as unknown (and
     // reported, at most once per interval); a malformed one is counted too.
-    void dispatch(Record&& record);
+    void dispatch(RecordPtr record);
 
     void flush();
     bool idle() const;        // every sink is idle

@@ -116,19 +116,32 @@ void HookLoop::run() {
 }
 
 bool HookLoop::submit(Record&& record) {
-    bool queued = false;
+    SubmittedRecord shared = std::make_shared<Record>(std::move(record));
+    return submit(&shared, 1) == 1;
+}
+
+// One pass through the gate, one claim on the queue and one wake-up check
+// for the whole batch: the per-record cost for a worker is the move alone.
+size_t HookLoop::submit(SubmittedRecord* records, size_t count) {
+    if (count == 0) return 0;
+    size_t queued = 0;
     if (submit_gate_.enter()) {
-        queued = queue_.try_push(std::move(record));
-        if (queued) {
+        queued = queue_.try_push_batch(records, count);
+        if (queued > 0) {
             // Pairs with the fence in pace_wakeups(): either this thread sees
-            // the hook thread asleep, or the hook thread sees this record.
+            // the hook thread asleep, or the hook thread sees these records.
             std::atomic_thread_fence(std::memory_order_seq_cst);
             if (!awake_.load(std::memory_order_relaxed) && !awake_.exchange(true)) uv_async_send(&wake_);
         }
         submit_gate_.leave();
     }
-    submitted_.fetch_add(1, std::memory_order_relaxed);
-    if (!queued) dropped_.fetch_add(1, std::memory_order_relaxed);
+    // Not shared with the hook thread: the caller's thread may still write them.
+    for (size_t i = queued; i < count; ++i) {
+        if (records[i]) records[i]->config.reset();
+        records[i].reset();
+    }
+    submitted_.fetch_add(count, std::memory_order_relaxed);
+    if (queued < count) dropped_.fetch_add(count - queued, std::memory_order_relaxed);
     return queued;
 }
 
@@ -371,8 +384,7 @@ void HookLoop::list_stats(const config::Config& current) {
 
 // A record goes to the generation it started under; one without a config,
 // or with a config no generation runs any more, to the current one.
-HookDispatcher& HookLoop::dispatcher_for(const Record& record) {
-    const config::Config* config = record.config.get();
+HookDispatcher& HookLoop::dispatcher_for(const config::Config* config) {
     if (config && config != current_->config.get()) {
         for (const auto& generation : retiring_) {
             if (generation->config.get() == config) return *generation->dispatcher;
@@ -382,8 +394,8 @@ HookDispatcher& HookLoop::dispatcher_for(const Record& record) {
 }
 
 // Closes each retiring generation that nothing refers to any more: only the
-// generation itself holds its config (no record queued or in a sink, no
-// exchange in flight on a worker) and its sinks are idle. Once a config's
+// generation itself holds its config (no record queued, no exchange in
+// flight on a worker) and its sinks are idle (no record waiting in one). Once a config's
 // count has dropped to one it cannot rise again: nobody else has a copy.
 void HookLoop::retire_finished() {
     for (auto it = retiring_.begin(); it != retiring_.end();) {
@@ -416,13 +428,14 @@ bool HookLoop::any_backlogged() {
     return backlogged;
 }
 
-// The record's config is released right after its dispatch (a record no hook
-// wants is not moved from), so that it does not hold its generation open.
+// The record's config is taken out of it and released right after its
+// dispatch: a record kept by a sink, or waiting in a worker's outbox to be
+// used again, does not hold its generation open.
 size_t HookLoop::dispatch_queued(size_t limit) {
     size_t dispatched = 0;
     while (dispatched < limit && !(draining_ && any_backlogged()) && queue_.try_pop(scratch_)) {
-        dispatcher_for(scratch_).dispatch(std::move(scratch_));
-        scratch_.config.reset();
+        const std::shared_ptr<const config::Config> config = std::move(scratch_->config);
+        dispatcher_for(config.get()).dispatch(std::move(scratch_));  // leaves scratch_ empty
         ++dispatched;
     }
     return dispatched;
@@ -431,7 +444,7 @@ size_t HookLoop::dispatch_queued(size_t limit) {
 uint64_t HookLoop::discard_queued() {
     uint64_t discarded = 0;
     while (queue_.try_pop(scratch_)) ++discarded;
-    scratch_.config.reset();
+    scratch_.reset();
     return discarded;
 }
 

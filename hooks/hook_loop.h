@@ -69,6 +69,9 @@ public:
 
     // Any thread, never blocking.
     bool submit(Record&& record);
+    // A batch: queues a prefix of records[0..count) and returns its length;
+    // the rest is dropped (counted, and the pointers reset).
+    size_t submit(SubmittedRecord* records, size_t count);
     void reopen_logs();
     // Stop taking records, deliver what is queued, flush, close.
     void request_stop();
@@ -120,7 +123,7 @@ private:
     void fail_pending_reload(const std::string& why);
     std::unique_ptr<Generation> open_generation(const std::shared_ptr<const config::Config>& config);
     void list_stats(const config::Config& current);
-    HookDispatcher& dispatcher_for(const Record& record);
+    HookDispatcher& dispatcher_for(const config::Config* config);
     void retire_finished();
     template <typename Action>
     void each_dispatcher(Action action);
@@ -167,7 +170,7 @@ private:
     std::shared_ptr<const config::Config> unopened_;  // the first config, until open_sinks()
     std::unique_ptr<Generation> current_;             // null until open_sinks()
     std::vector<std::unique_ptr<Generation>> retiring_;
-    Record scratch_;  // the record being dispatched (moved into the hooks' shared copy)
+    SubmittedRecord scratch_;  // the record being dispatched
 
     std::atomic<bool> stop_requested_{false};
     std::atomic<bool> abandon_requested_{false};

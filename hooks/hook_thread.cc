@@ -66,6 +66,8 @@ void HookThread::start() {
 
 bool HookThread::submit(Record&& record) { return impl_->loop->submit(std::move(record)); }
 
+size_t HookThread::submit(SubmittedRecord* records, size_t count) { return impl_->loop->submit(records, count); }
+
 // A stop() without start() has no thread: the loop runs here, just long enough
 // to count what was queued as undelivered and close its handles.
 uint64_t HookThread::stop(std::chrono::steady_clock::time_point deadline) {

@@ -49,6 +49,11 @@ public:
     // Any thread. Never blocks. Returns false when the queue is full: the
     // record is dropped and counted in records_dropped().
     bool submit(Record&& record);
+    // The same for a batch of records already shared (a worker's outbox):
+    // queues records[0..n) for the largest n that fits and returns n; the
+    // rest are dropped and counted, and their pointers reset. The hook thread
+    // releases each record's config and then only reads the record.
+    size_t submit(SubmittedRecord* records, size_t count);
 
     // Delivers everything queued, waiting at most until `deadline`, flushes the
     // sinks and joins the thread. Returns the number of records left undelivered.

@@ -62,4 +62,11 @@ struct Record {
     std::shared_ptr<const config::Config> config;
 };
 
+// How a finished record reaches the hook thread: shared with the worker that
+// filled it, which takes it back for another exchange once nobody else holds
+// it (proxy/record_outbox.h). The hook thread takes `config` out of it.
+using SubmittedRecord = std::shared_ptr<Record>;
+// How hooks see it: shared, read-only, by every hook that fires for it.
+using RecordPtr = std::shared_ptr<const Record>;
+
 }  // namespace afterhook::hooks

@@ -18,8 +18,8 @@ namespace afterhook::hooks {
 class RecordQueue {
 public:
     // Holds at most `capacity` records (at least one). The slots are
-    // allocated here, once; records are move-constructed into them, so
-    // try_push() never allocates.
+    // allocated here, once, and hold pointers, so try_push() never allocates
+    // and a push or a pop moves 16 bytes, not a whole record.
     explicit RecordQueue(size_t capacity);
     ~RecordQueue();  // destroys the records still queued; no producer may be running
     RecordQueue(const RecordQueue&) = delete;
@@ -27,13 +27,19 @@ public:
 
     // Any thread. Never blocks. Returns false, leaving `record` untouched,
     // when the queue is full.
-    bool try_push(Record&& record) noexcept;
+    bool try_push(SubmittedRecord&& record) noexcept;
+
+    // Any thread. Never blocks. Pushes records[0..n) for the largest n <=
+    // count that fits, as one claim on consecutive positions (one atomic
+    // update for the whole batch), and returns n. records[n..count) are left
+    // untouched.
+    size_t try_push_batch(SubmittedRecord* records, size_t count) noexcept;
 
     // The consumer. Moves the oldest record into `out` and returns true, or
     // returns false when the queue is empty. A record whose producer is still
     // between claiming and filling its slot counts as not yet there; that
     // producer's own wake-up follows, so nothing is left behind.
-    bool try_pop(Record& out) noexcept;
+    bool try_pop(SubmittedRecord& out) noexcept;
 
     size_t capacity() const { return capacity_; }
 
@@ -42,11 +48,11 @@ public:
     size_t size_approx() const noexcept;
 
 private:
-    // Raw storage: a Record lives here only between a push and its pop, so
+    // Raw storage: a pointer lives here only between a push and its pop, so
     // untouched slots cost no resident memory.
     struct Slot {
-        alignas(Record) std::byte bytes[sizeof(Record)];
-        Record* record() noexcept { return std::launder(reinterpret_cast<Record*>(bytes)); }
+        alignas(SubmittedRecord) std::byte bytes[sizeof(SubmittedRecord)];
+        SubmittedRecord* record() noexcept { return std::launder(reinterpret_cast<SubmittedRecord*>(bytes)); }
     };
 
     // Sequence numbers are doubled positions: slot i is free for the producer

@@ -455,7 +455,7 @@ void Exchange::finish(Outcome outcome) {
     worker_.metrics().request_duration.observe(record_.duration_ms / 1000.0);
     if (!config_->hooks.empty()) {
         record_.config = config_;
-        worker_.hooks().submit(std::move(record_));
+        worker_.outbox().add(std::move(record_));
     }
     using After = ClientConnection::After;
     if (keep) client_.exchange_finished(After::keep_alive);

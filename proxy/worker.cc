@@ -50,6 +50,7 @@ Worker::Worker(SharedState& shared, WorkerConfig config, int index, int listen_f
     wake_.data = this;
     uv_check_init(&loop_, &reaper_);
     reaper_.data = this;
+    outbox_.emplace(&loop_, *shared_.hooks);
 }
 
 Worker::~Worker() {
@@ -62,6 +63,7 @@ void Worker::start() { thread_ = std::thread([this] { run(); }); }
 void Worker::run() {
     uv_run(&loop_, UV_RUN_DEFAULT);
     graveyard_.clear();
+    outbox_->flush();  // records of exchanges that ended as the loop wound down
 }
 
 void Worker::join() {
@@ -124,6 +126,7 @@ void Worker::on_async() {
         pool_.close_all();
         uv_close(reinterpret_cast<uv_handle_t*>(&wake_), nullptr);
         uv_close(reinterpret_cast<uv_handle_t*>(&reaper_), nullptr);
+        outbox_->close();
     }
 }
 

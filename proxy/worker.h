@@ -19,6 +19,7 @@
 #include "hooks/hook_thread.h"
 #include "proxy/http_parser.h"
 #include "proxy/metrics.h"
+#include "proxy/record_outbox.h"
 #include "proxy/upstream_pool.h"
 
 namespace afterhook::proxy {
@@ -65,7 +66,8 @@ public:
     const sockaddr_storage& upstream_address() const { return config_.upstream_address; }
     const std::string& upstream_host() const { return config_.upstream_host; }
     Metrics& metrics() { return *shared_.metrics; }
-    hooks::HookThread& hooks() { return *shared_.hooks; }
+    // Finished records go here; it hands them to the hook thread in batches.
+    RecordOutbox& outbox() { return *outbox_; }
     UpstreamPool& upstream_pool() { return pool_; }
     const ParserLimits& request_limits() const { return request_limits_; }
     const ParserLimits& response_limits() const { return response_limits_; }
@@ -101,6 +103,7 @@ private:
     uv_tcp_t listener_{};
     uv_async_t wake_{};
     uv_check_t reaper_{};
+    std::optional<RecordOutbox> outbox_;  // constructed once the loop exists
     bool listener_open_ = false;
     bool draining_ = false;
     std::atomic<int> command_{0};  // 1 = drain, 2 = stop
