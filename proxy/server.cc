@@ -8,6 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "hooks/hook_thread.h"
@@ -43,6 +44,23 @@ std::string directory_of(const std::string& path) {
     return slash == 0 ? "/" : path.substr(0, slash);
 }
 
+std::string file_name_of(const std::string& path) {
+    size_t slash = path.find_last_of('/');
+    return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// Whether a change to `name` in the config's directory can change the
+// config: the file itself (written in place, or renamed over), or one of
+// the `..`-names through which Kubernetes swaps a ConfigMap volume
+// (`..data`, `..data_tmp`, `..2026_11_22_...`). Anything else there, a log
+// file afterhook itself writes for one, would otherwise restart the
+// debounce on every write and hold a reload off for as long as it is written.
+bool may_change_config(const char* name, const std::string& config_name) {
+    if (name == nullptr) return true;  // the platform did not say which file
+    const std::string_view changed(name);
+    return changed == config_name || changed.substr(0, 2) == "..";
+}
+
 WorkerConfig worker_config(std::shared_ptr<const config::Config> config) {
     WorkerConfig out;
     std::string error;
@@ -68,6 +86,7 @@ struct Server::Impl {
     uv_timer_t drain_timer{};
     uv_timer_t reload_timer{};
     uv_fs_event_t config_watch{};
+    std::string config_name;  // the config file's name in the watched directory
     bool watching = false;
     bool ready = false;  // listeners up and not draining: what /readyz says
     bool draining = false;
@@ -144,11 +163,13 @@ void Server::Impl::watch_config() {
     uv_timer_init(&loop, &reload_timer);
     if (config_path.empty()) return;
     uv_fs_event_init(&loop, &config_watch);
+    config_name = file_name_of(config_path);
     watching = true;
     int rc = uv_fs_event_start(
         &config_watch,
-        [](uv_fs_event_t* handle, const char*, int, int) {
+        [](uv_fs_event_t* handle, const char* name, int, int) {
             auto* self = static_cast<Impl*>(handle->loop->data);
+            if (!may_change_config(name, self->config_name)) return;
             uv_timer_start(&self->reload_timer, [](uv_timer_t* t) {
                 auto* s = static_cast<Impl*>(t->loop->data);
                 if (read_file(s->config_path) != s->config_text) s->reload("file changed");

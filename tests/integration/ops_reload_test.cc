@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <regex>
+#include <thread>
 #include <unistd.h>
 
 #include "support/admin_client.h"
@@ -257,6 +258,50 @@ TEST_CASE("a Kubernetes-style swap of the ..data symlink reloads without a signa
     CHECK(value_or_minus_one(admin, "afterhook_config_last_reload_successful") == 1.0);
     CHECK(get(proxy, "/two").status == 200);
     CHECK(generation_of(receiver, "/two") == "two");
+    stop_cleanly(proxy);
+}
+
+// A log hook writing into the config's own directory changes that directory
+// many times a second. Only changes that can concern the config may start
+// (or restart) the reload debounce; otherwise the writes would hold a real
+// change off for as long as traffic flows.
+TEST_CASE("a log file written in the config's directory does not hold off a reload of the config") {
+    FakeUpstream receiver(FakeUpstream::respond_with(200, "ok"));
+    FakeUpstream upstream(FakeUpstream::echo_handler());
+    TempDir dir;
+    HookedConfig config{upstream.address(), receiver.address(), "one"};
+    const std::string log_path = dir.file("access.log");
+    auto render = [&] { return config.render() + "  - name: access\n    log: {path: \"" + log_path + "\"}\n"; };
+    const std::string config_path = dir.write("afterhook.yaml", render());
+    AfterhookProcess proxy(config_path);
+    INFO("afterhook output:\n", proxy.diagnostics());
+
+    // Back-to-back requests keep the log sink writing (it flushes at least
+    // every 50 ms while lines wait), bounded in count and time.
+    std::atomic<bool> stop{false};
+    std::atomic<int> sent{0};
+    std::thread traffic([&] {
+        const auto give_up = Clock::now() + 20s;
+        while (!stop.load() && Clock::now() < give_up && sent.load() < 50000) {
+            get(proxy, "/traffic");
+            ++sent;
+        }
+    });
+    REQUIRE(wait_until([&] { return std::filesystem::exists(log_path) && std::filesystem::file_size(log_path) > 0; },
+                       5s, Millis(10)));
+
+    config.generation = "two";
+    const size_t mark = proxy.process().line_count();
+    replace_file(config_path, render());  // renamed over it, as an editor saves
+    const bool reloaded = logged_after(proxy, mark, R"(info config reloaded \(.*\) hooks=2)", 3s);
+    const uintmax_t log_bytes_during_reload = std::filesystem::file_size(log_path);
+    stop.store(true);
+    traffic.join();
+    CHECK(reloaded);
+    CHECK(sent.load() > 10);
+    CHECK(log_bytes_during_reload > 0);
+    CHECK(get(proxy, "/after").status == 200);
+    CHECK(generation_of(receiver, "/after") == "two");
     stop_cleanly(proxy);
 }
 
