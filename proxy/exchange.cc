@@ -97,10 +97,13 @@ Exchange::~Exchange() {
 
 // ---- request side -------------------------------------------------------
 
+// The request id is echoed and forwarded whatever the config; the rest of
+// the record only serves hooks, and with none configured it is not taken.
 void Exchange::capture_request(const MessageHead& head) {
     const config::Capture& capture = config_->capture;
     const HeaderField* id = head.find("x-request-id");
     record_.id = (id && valid_request_id(id->value)) ? id->value : worker_.next_request_id();
+    if (config_->hooks.empty()) return;
     record_.method = head.method;
     record_.target = head.target;
     split_target(head.target, record_.path, record_.query);
@@ -288,6 +291,7 @@ bool Exchange::on_upstream_head(MessageHead& head, bool& skip_body) {
 void Exchange::capture_response(const MessageHead& head) {
     const config::Capture& capture = config_->capture;
     record_.status = head.status;
+    if (config_->hooks.empty()) return;
     capture_fields(head, capture.response_headers, capture.redact, record_.response_headers);
     joined_value(head, config_->trigger_header, record_.trigger);
 }
