@@ -565,7 +565,7 @@ hooks_sections() {
         "$BENCH_THREADS" "$BENCH_CONNECTIONS" "$BENCH_DURATION" "$BENCH_ROUNDS"
     printf 'medians shown. Hooks off: `hooks: []`. Hooks on (`conf/afterhook-hooks.yaml.in`): a JSON access log\n'
     printf 'to a file on every request, plus a webhook on 1%% of requests (`sample: 0.01`) to `receiver.py`\n'
-    printf 'answering after 200 ms (concurrency 64, queue 100000), run at `nice -n 19` as the remote service it\n'
+    printf 'answering after 200 ms (concurrency 128, queue 100000), run at `nice -n 19` as the remote service it\n'
     printf 'stands for. Targets from the issue: hooks-on req/s >= 0.95x hooks off, p99 <= 1.1x hooks off.\n\n'
     python3 "$BENCH_DIR/hooks_report.py" saturation "$TMP/hooks-manifest.tsv"
     printf '\n'
@@ -605,6 +605,7 @@ write_report() {
         printf -- '- CPU: %s, nproc = %s\n' "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)" "$(nproc)"
         printf -- '- Kernel: %s\n' "$(uname -sr)"
         printf -- '- Load average (1/5/15 min) before: %s; after: %s\n' "$LOAD_BEFORE" "$(cut -d' ' -f1-3 /proc/loadavg)"
+        printf -- '- CPU time the hypervisor took from this machine (steal) during the run: %s%%\n' "$(steal_percent_since "$CPU_TIMES_BEFORE")"
         printf -- '- afterhook: %s, %s build, git %s\n' "$(first_line "$AFTERHOOK" --version)" "$(afterhook_build_type)" "$(git_revision)"
         printf -- '- nginx: %s\n' "$(first_line nginx -v)"
         ((BENCH_ONLY_HOOKS == 1)) || printf -- '- HAProxy: %s\n' "$(first_line haproxy -v)"
@@ -614,6 +615,20 @@ write_report() {
         ((BENCH_HOOKS == 0)) || hooks_sections
     } >"$out"
     cat "$out"
+}
+
+# "STEAL TOTAL": the machine's steal and total CPU time so far, in ticks.
+cpu_times() {
+    awk '$1 == "cpu" { total = 0; for (i = 2; i <= NF; i++) total += $i; print $9, total }' /proc/stat
+}
+
+# Steal as a percentage of all CPU time since BEFORE (cpu_times output). On
+# a virtual machine it is time another guest ran instead: a run with much of
+# it moves both absolute numbers and ratios.
+steal_percent_since() {  # BEFORE
+    local before=($1) now
+    now=($(cpu_times))
+    awk -v s="$((now[0] - before[0]))" -v t="$((now[1] - before[1]))" 'BEGIN { printf "%.1f", (t > 0 ? 100 * s / t : 0) }'
 }
 
 # -------------------------------------------------------------------- main --
@@ -632,6 +647,7 @@ main() {
     : >"$TMP/manifest.tsv"
     : >"$TMP/rss.md"
     LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+    CPU_TIMES_BEFORE=$(cpu_times)
     say "load average before: $LOAD_BEFORE (other work on this machine makes the numbers noisy)"
 
     UPSTREAM_PORT=$(free_port)
