@@ -28,8 +28,8 @@ HookDispatcher::HookDispatcher(uv_loop_t* loop, const std::vector<config::Hook>&
     }
 }
 
-// Every hook that fires shares the one record; it is freed when the last
-// of them is done with it (at once when none fires).
+// Every hook that fires shares the one record; its worker takes it back for
+// reuse once the last of them is done with it (at once when none fires).
 void HookDispatcher::dispatch(RecordPtr record) {
     ParsedTrigger trigger;
     if (!record->trigger.empty()) {

@@ -51,8 +51,9 @@ public:
     bool submit(Record&& record);
     // The same for a batch of records already shared (a worker's outbox):
     // queues records[0..n) for the largest n that fits and returns n; the
-    // rest are dropped and counted, and their pointers reset. The hook thread
-    // releases each record's config and then only reads the record.
+    // rest are dropped and counted, and their pointers reset. Every pointer
+    // must be non-null. The hook thread releases each record's config and
+    // then only reads the record.
     size_t submit(SubmittedRecord* records, size_t count);
 
     // Delivers everything queued, waiting at most until `deadline`, flushes the

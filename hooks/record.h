@@ -1,5 +1,6 @@
-// Record: the immutable value describing one finished exchange, handed from a
-// worker thread to the hook thread. It owns all of its strings; it never
+// Record: the value describing one finished exchange, handed from a worker
+// thread to the hook thread, which takes `config` out of it and from then on
+// only reads it (so do the hooks). It owns all of its strings; it never
 // points into connection buffers.
 #pragma once
 

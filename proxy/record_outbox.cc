@@ -14,9 +14,11 @@ RecordOutbox::RecordOutbox(uv_loop_t* loop, hooks::HookThread& hooks) : hooks_(h
 }
 
 // The ring's own reference is the only one left once the hook thread and
-// every sink have let go of a record. Their last release is a release
-// operation on the count, and use_count() reads it relaxed: the acquire
-// fence orders the reuse after everything they did with the record.
+// every sink have let go of a record; nobody else can copy it from then on.
+// use_count() == 1 alone does not order their accesses before ours (the
+// standard says as much); it does with libstdc++, which decrements with
+// acq_rel and reads use_count() relaxed: the acquire fence after that read
+// orders the reuse after everything the other holders did with the record.
 hooks::SubmittedRecord& RecordOutbox::next_free_record() {
     hooks::SubmittedRecord& slot = ring_[next_];
     next_ = (next_ + 1) % reuse_ring_size;
@@ -30,7 +32,7 @@ hooks::SubmittedRecord& RecordOutbox::next_free_record() {
 
 void RecordOutbox::add(hooks::Record&& record) {
     hooks::SubmittedRecord& shared = next_free_record();
-    *shared = std::move(record);  // swaps heap buffers with the record's previous use
+    *shared = std::move(record);  // the exchange gets the previous use's buffers to free
     batch_.push_back(shared);
     if (closed_ || batch_.size() >= max_batch) {
         flush();

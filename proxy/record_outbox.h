@@ -7,11 +7,14 @@
 // the end of the loop turn it finished in.
 //
 // Reuse: the shared records are kept in a ring and taken again once the hook
-// thread no longer holds them. Moving an exchange's record into one swaps
-// their string buffers, so the buffers are allocated and freed on this
-// worker only: the hook thread frees nothing, and the worker's allocations
-// stay on its allocator's fast path instead of refilling it with memory
-// another thread returned.
+// thread no longer holds them. Moving an exchange's record into one hands
+// the record's previous string buffers back to the exchange (libstdc++'s
+// move assignment swaps heap buffers), which frees them here with the
+// exchange. In the steady state record memory is allocated and freed on
+// this worker only, and its allocations stay on the allocator's fast path
+// instead of refilling it with memory another thread returned. A record
+// still held when its slot comes round again (a webhook retrying it, a
+// backlog) is replaced, and its last holder on the hook thread frees it.
 #pragma once
 
 #include <uv.h>

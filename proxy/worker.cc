@@ -63,7 +63,7 @@ void Worker::start() { thread_ = std::thread([this] { run(); }); }
 void Worker::run() {
     uv_run(&loop_, UV_RUN_DEFAULT);
     graveyard_.clear();
-    outbox_->flush();  // records of exchanges that ended as the loop wound down
+    outbox_->flush();  // a safety net: once closed, the outbox hands records over as they come
 }
 
 void Worker::join() {

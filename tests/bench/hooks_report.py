@@ -12,9 +12,9 @@ hooks-on/hooks-off ratios against the issue's targets (req/s >= 0.95,
 p99 <= 1.1), the per-round numbers, and the runs with errors.
 
 delivery: FACTS is a tab-separated key/value file written by run.sh with
-h2load_output, receiver_stats (paths), rate, duration_s, clients, probes,
+h2load_output, receiver_stats (paths), rate, duration_s, clients, probes, answered,
 delivered, failed, dropped, retried, records_dropped. Prints one table with
-requests sent, events expected/delivered/failed/dropped, what the receiver
+requests sent, events expected (the requests afterhook answered)/delivered/failed/dropped, what the receiver
 counted, and the delivery lag p50/p99/max.
 """
 import json
@@ -123,7 +123,7 @@ def delivery(facts_path: str) -> int:
     with open(facts["receiver_stats"], encoding="utf-8") as handle:
         received = json.load(handle)
     counters = {key: int(float(facts[key])) for key in ("delivered", "failed", "dropped", "retried", "records_dropped")}
-    expected = load["succeeded"] + int(facts["probes"])
+    expected = int(facts["answered"])
     lag = received["lag_ms"]
     all_delivered = (counters["delivered"] == expected and counters["failed"] == 0 and counters["dropped"] == 0
                      and counters["records_dropped"] == 0 and received["count"] == expected)
@@ -139,8 +139,10 @@ def delivery(facts_path: str) -> int:
           f"| {counters['dropped']} | {counters['records_dropped']} | {counters['retried']} | {received['count']} "
           f"| {ms(lag['p50'])} | {ms(lag['p99'])} | {ms(lag['max'])} | {'yes' if all_delivered else '**no**'} |")
     print()
-    print(f"Events expected = h2load's succeeded requests + {facts['probes']} readiness probe(s) run.sh sent "
-          f"before the load. h2load: {load['failed']} failed, {load['errored']} errored, {load['timeout']} timed out. "
+    print(f"Events expected = the requests afterhook answered (its `afterhook_requests_total`): h2load's "
+          f"{load['succeeded']} succeeded, {facts['probes']} readiness probe(s) run.sh sent before the load, and any "
+          f"request h2load sent as its time ran out and did not count. "
+          f"h2load: {load['failed']} failed, {load['errored']} errored, {load['timeout']} timed out. "
           f"The receiver parsed a lag from {received['lag_count']} bodies ({received['bad_bodies']} unparsable).")
     return 0
 
