@@ -543,7 +543,8 @@ afterhook_build_type() {
 git_revision() {
     local rev
     rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null) || { printf 'unknown'; return; }
-    if [[ -n $(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null) ]]; then
+    # The report being written is itself a tracked file: it does not count.
+    if [[ -n $(git -C "$ROOT" status --porcelain --untracked-files=no -- . ':!tests/bench/results*.md' 2>/dev/null) ]]; then
         rev+=" (working tree has uncommitted changes)"
     fi
     printf '%s' "$rev"
