@@ -211,7 +211,7 @@ void write_fields(Cursor& out, std::string_view prefix, const std::vector<Field>
     for (const auto& [name, value] : fields) {
         if (!skip.empty() && name == skip) continue;
         out.put(",\""sv);
-        write_escaped(out, prefix);
+        out.put(prefix);  // a literal from this file: plain ASCII, nothing to escape
         write_escaped(out, name);
         out.put("\":"sv);
         write_string(out, value);

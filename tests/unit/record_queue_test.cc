@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -20,6 +21,51 @@ SubmittedRecord numbered(int n) {
     auto r = std::make_shared<Record>();
     r->id = "record-" + std::to_string(n);
     r->status = n;
+    return r;
+}
+
+
+// Starts `producers` threads running produce(p), releases them together,
+// pops every record on this thread, and checks that each producer's records
+// (status = producer, id = "p<producer>", bytes_in = 0, 1, 2, ...) arrive
+// exactly once and in order.
+void check_producers(RecordQueue& queue, int producers, int per_producer, const std::function<void(int)>& produce) {
+    std::atomic<bool> go{false};
+    std::vector<std::thread> threads;
+    for (int p = 0; p < producers; ++p) {
+        threads.emplace_back([&, p] {
+            while (!go.load()) std::this_thread::yield();
+            produce(p);
+        });
+    }
+    go.store(true);
+
+    std::vector<uint64_t> next(static_cast<size_t>(producers), 0);
+    int received = 0;
+    bool in_order = true;
+    SubmittedRecord out;
+    while (received < producers * per_producer) {
+        if (!queue.try_pop(out)) {
+            std::this_thread::yield();
+            continue;
+        }
+        const auto p = static_cast<size_t>(out->status);
+        REQUIRE(p < next.size());
+        in_order = in_order && out->bytes_in == next[p] && out->id == "p" + std::to_string(p);
+        next[p] = out->bytes_in + 1;
+        ++received;
+    }
+    for (auto& t : threads) t.join();
+    CHECK(in_order);
+    for (int p = 0; p < producers; ++p) CHECK(next[static_cast<size_t>(p)] == static_cast<uint64_t>(per_producer));
+    CHECK_FALSE(queue.try_pop(out));
+}
+
+SubmittedRecord from_producer(int producer, int sequence) {
+    auto r = std::make_shared<Record>();
+    r->status = producer;
+    r->bytes_in = static_cast<uint64_t>(sequence);
+    r->id = "p" + std::to_string(producer);
     return r;
 }
 
@@ -91,45 +137,14 @@ TEST_CASE("record queue: records still queued are destroyed with the queue") {
 }
 
 TEST_CASE("record queue: four producers, every record popped exactly once and in order per producer") {
-    constexpr int producers = 4;
     constexpr int per_producer = 20000;
     RecordQueue queue(64);  // small, so that producers often find it full
-    std::atomic<bool> go{false};
-    std::vector<std::thread> threads;
-    for (int p = 0; p < producers; ++p) {
-        threads.emplace_back([&, p] {
-            while (!go.load()) std::this_thread::yield();
-            for (int i = 0; i < per_producer; ++i) {
-                auto r = std::make_shared<Record>();
-                r->status = p;
-                r->bytes_in = static_cast<uint64_t>(i);
-                r->id = "p" + std::to_string(p);
-                SubmittedRecord shared = std::move(r);
-                while (!queue.try_push(std::move(shared))) std::this_thread::yield();
-            }
-        });
-    }
-    go.store(true);
-
-    std::vector<uint64_t> next(producers, 0);
-    int received = 0;
-    bool in_order = true;
-    SubmittedRecord out;
-    while (received < producers * per_producer) {
-        if (!queue.try_pop(out)) {
-            std::this_thread::yield();
-            continue;
+    check_producers(queue, 4, per_producer, [&](int p) {
+        for (int i = 0; i < per_producer; ++i) {
+            SubmittedRecord r = from_producer(p, i);
+            while (!queue.try_push(std::move(r))) std::this_thread::yield();
         }
-        const auto p = static_cast<size_t>(out->status);
-        REQUIRE(p < next.size());
-        in_order = in_order && out->bytes_in == next[p] && out->id == "p" + std::to_string(p);
-        next[p] = out->bytes_in + 1;
-        ++received;
-    }
-    for (auto& t : threads) t.join();
-    CHECK(in_order);
-    for (int p = 0; p < producers; ++p) CHECK(next[static_cast<size_t>(p)] == per_producer);
-    CHECK_FALSE(queue.try_pop(out));
+    });
 }
 
 TEST_CASE("record queue: a batch takes the prefix that fits and leaves the rest untouched") {
@@ -168,53 +183,21 @@ TEST_CASE("record queue: a batch takes the prefix that fits and leaves the rest 
 }
 
 TEST_CASE("record queue: four producers pushing batches, every record popped exactly once and in order per producer") {
-    constexpr int producers = 4;
     constexpr int per_producer = 20000;
     RecordQueue queue(50);  // small and not a multiple of the batch sizes: batches straddle the wrap
-    std::atomic<bool> go{false};
-    std::vector<std::thread> threads;
-    for (int p = 0; p < producers; ++p) {
-        threads.emplace_back([&, p] {
-            while (!go.load()) std::this_thread::yield();
-            std::vector<SubmittedRecord> batch;
-            int next = 0;
-            while (next < per_producer) {
-                const int size = std::min(1 + (next + p) % 17, per_producer - next);
-                batch.clear();
-                for (int i = 0; i < size; ++i) {
-                    auto r = std::make_shared<Record>();
-                    r->status = p;
-                    r->bytes_in = static_cast<uint64_t>(next + i);
-                    batch.push_back(std::move(r));
-                }
-                size_t sent = 0;
-                while (sent < batch.size()) {
-                    sent += queue.try_push_batch(batch.data() + sent, batch.size() - sent);
-                    if (sent < batch.size()) std::this_thread::yield();
-                }
-                next += size;
+    check_producers(queue, 4, per_producer, [&](int p) {
+        std::vector<SubmittedRecord> batch;
+        int next = 0;
+        while (next < per_producer) {
+            const int size = std::min(1 + (next + p) % 17, per_producer - next);
+            batch.clear();
+            for (int i = 0; i < size; ++i) batch.push_back(from_producer(p, next + i));
+            size_t sent = 0;
+            while (sent < batch.size()) {
+                sent += queue.try_push_batch(batch.data() + sent, batch.size() - sent);
+                if (sent < batch.size()) std::this_thread::yield();
             }
-        });
-    }
-    go.store(true);
-
-    std::vector<uint64_t> next(producers, 0);
-    int received = 0;
-    bool in_order = true;
-    SubmittedRecord out;
-    while (received < producers * per_producer) {
-        if (!queue.try_pop(out)) {
-            std::this_thread::yield();
-            continue;
+            next += size;
         }
-        const auto p = static_cast<size_t>(out->status);
-        REQUIRE(p < next.size());
-        in_order = in_order && out->bytes_in == next[p];
-        next[p] = out->bytes_in + 1;
-        ++received;
-    }
-    for (auto& t : threads) t.join();
-    CHECK(in_order);
-    for (int p = 0; p < producers; ++p) CHECK(next[static_cast<size_t>(p)] == per_producer);
-    CHECK_FALSE(queue.try_pop(out));
+    });
 }
