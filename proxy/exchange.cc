@@ -138,12 +138,14 @@ void Exchange::on_request_head(MessageHead& head) {
     ctx.default_host = worker_.upstream_host();
     ctx.framing = request_framing_;
     ctx.tunnel = tunnel_requested_;
-    std::string upstream_head = build_upstream_request_head(head, ctx);
+    // Kept for one retry on a stale pooled connection, which is only safe
+    // while nothing but the head has gone out: bodyless requests.
+    append_upstream_request_head(retry_head_, head, ctx);
     bool bodyless = request_framing_ == Framing::none ||
                     (request_framing_ == Framing::content_length && *head.content_length == 0);
-    if (bodyless) retry_head_ = upstream_head;
     if (!start_upstream()) return;
-    send_to_upstream(std::move(upstream_head));
+    send_to_upstream(retry_head_);
+    if (!bodyless) retry_head_.clear();
 }
 
 bool Exchange::start_upstream() {
@@ -263,7 +265,7 @@ bool Exchange::on_upstream_head(MessageHead& head, bool& skip_body) {
         if (!client_http10_) {
             ClientResponseContext ctx;
             ctx.interim = true;
-            write_to_client(build_client_response_head(head, ctx));
+            write_head_to_client(head, ctx);
         }
         response_ = ResponseState::interim;
         return true;
@@ -284,7 +286,7 @@ bool Exchange::on_upstream_head(MessageHead& head, bool& skip_body) {
     ctx.keep_alive = keep_alive() && request_complete_ && head.keep_alive;
     if (!ctx.keep_alive) client_keep_alive_ = false;
     response_ = ResponseState::head_sent;
-    write_to_client(build_client_response_head(head, ctx));
+    write_head_to_client(head, ctx);
     return true;
 }
 
@@ -392,6 +394,13 @@ void Exchange::on_upstream_writable() { client_.resume_reading(); }
 void Exchange::write_to_client(std::string_view data) {
     record_.bytes_out += data.size();
     client_.output().append(data);
+}
+
+void Exchange::write_head_to_client(const MessageHead& head, const ClientResponseContext& ctx) {
+    std::string& out = client_.output().buffer();
+    const size_t before = out.size();
+    append_client_response_head(out, head, ctx);
+    record_.bytes_out += out.size() - before;
 }
 
 void Exchange::release_upstream(bool reusable) {

@@ -68,6 +68,7 @@ private:
     bool start_upstream();
     void send_to_upstream(std::string_view data);
     void write_to_client(std::string_view data);
+    void write_head_to_client(const MessageHead& head, const ClientResponseContext& ctx);
     void write_body_to_client(const char* data, size_t length);
     void send_error(int status, hooks::Outcome outcome, const std::string& reason);
     void abort(hooks::Outcome outcome, const std::string& reason);

@@ -1,6 +1,7 @@
 #include "proxy/header_rules.h"
 
 #include <array>
+#include <charconv>
 
 namespace afterhook::proxy {
 
@@ -29,31 +30,44 @@ void for_each_token(std::string_view list, auto&& fn) {
     }
 }
 
+// Room for the head's own fields and what afterhook adds, so that building
+// it grows `out` once at most.
+void reserve_for(std::string& out, const MessageHead& head, size_t extra) {
+    size_t size = head.method.size() + head.target.size() + head.reason.size() + extra;
+    for (const auto& field : head.fields) size += field.name.size() + field.value.size() + 4;
+    out.reserve(out.size() + size);
+}
+
 void append_field(std::string& out, std::string_view name, std::string_view value) {
     out.append(name).append(": ").append(value).append("\r\n");
 }
 
-bool named_in(const ConnectionOptions& options, std::string_view name) {
-    for (const auto& n : options.named)
-        if (iequals(n, name)) return !protected_from_connection(name);
-    return false;
-}
+// The field names a message's Connection (and Proxy-Connection) header
+// lists, to be removed as hop-by-hop. They point into the message's own
+// field values. Names that are hop-by-hop anyway ("keep-alive", "upgrade")
+// are left out, so the usual "Connection: keep-alive" costs nothing.
+struct ConnectionNames {
+    std::vector<std::string_view> names;
 
-}  // namespace
+    bool contains(std::string_view name) const {
+        for (auto n : names)
+            if (iequals(n, name)) return !protected_from_connection(name);
+        return false;
+    }
+};
 
-ConnectionOptions parse_connection(const MessageHead& head) {
-    ConnectionOptions options;
+ConnectionNames connection_names(const MessageHead& head) {
+    ConnectionNames result;
     for (const auto& field : head.fields) {
         if (!iequals(field.name, "connection") && !iequals(field.name, "proxy-connection")) continue;
         for_each_token(field.value, [&](std::string_view token) {
-            if (iequals(token, "close")) options.close = true;
-            else if (iequals(token, "keep-alive")) options.keep_alive = true;
-            else if (iequals(token, "upgrade")) options.upgrade = true;
-            options.named.push_back(to_lower(token));
+            if (!is_hop_by_hop(token)) result.names.push_back(token);
         });
     }
-    return options;
+    return result;
 }
+
+}  // namespace
 
 bool is_hop_by_hop(std::string_view name) {
     for (auto h : kHopByHop)
@@ -71,17 +85,16 @@ bool valid_request_id(std::string_view id) {
     return true;
 }
 
-std::string build_upstream_request_head(const MessageHead& request, const UpstreamRequestContext& ctx) {
-    ConnectionOptions options = parse_connection(request);
-    std::string out;
-    out.reserve(512);
+void append_upstream_request_head(std::string& out, const MessageHead& request, const UpstreamRequestContext& ctx) {
+    const ConnectionNames connection = connection_names(request);
+    reserve_for(out, request, 256 + ctx.client_ip.size() + ctx.request_id.size() + 2 * ctx.default_host.size());
     out.append(request.method).append(" ").append(request.target).append(" HTTP/1.1\r\n");
 
     std::string forwarded_for;
     bool has_host = false, has_proto = false, has_forwarded_host = false;
     for (const auto& field : request.fields) {
         const std::string& name = field.name;
-        if (is_hop_by_hop(name) || named_in(options, name)) continue;
+        if (is_hop_by_hop(name) || connection.contains(name)) continue;
         if (iequals(name, "x-forwarded-for")) {
             if (!forwarded_for.empty()) forwarded_for.append(", ");
             forwarded_for.append(field.value);
@@ -108,20 +121,20 @@ std::string build_upstream_request_head(const MessageHead& request, const Upstre
         append_field(out, "Connection", "upgrade");
     }
     out.append("\r\n");
-    return out;
 }
 
-std::string build_client_response_head(const MessageHead& response, const ClientResponseContext& ctx) {
-    ConnectionOptions options = parse_connection(response);
-    std::string out;
-    out.reserve(512);
-    out.append("HTTP/1.1 ").append(std::to_string(response.status)).append(" ");
+void append_client_response_head(std::string& out, const MessageHead& response, const ClientResponseContext& ctx) {
+    const ConnectionNames connection = connection_names(response);
+    reserve_for(out, response, 128 + ctx.request_id.size());
+    char status[8];
+    const auto status_end = std::to_chars(status, status + sizeof status, response.status).ptr;
+    out.append("HTTP/1.1 ").append(status, status_end).append(" ");
     out.append(response.reason.empty() ? reason_phrase(response.status) : std::string_view(response.reason));
     out.append("\r\n");
     bool has_request_id = false;
     for (const auto& field : response.fields) {
         const std::string& name = field.name;
-        if (is_hop_by_hop(name) || named_in(options, name)) continue;
+        if (is_hop_by_hop(name) || connection.contains(name)) continue;
         if (!ctx.trigger_header.empty() && iequals(name, ctx.trigger_header)) continue;
         if (iequals(name, "content-length") && ctx.framing != Framing::content_length &&
             !(ctx.framing == Framing::none && response.status != 204))
@@ -141,7 +154,6 @@ std::string build_client_response_head(const MessageHead& response, const Client
         else if (ctx.client_http10) append_field(out, "Connection", "keep-alive");
     }
     out.append("\r\n");
-    return out;
 }
 
 std::string build_trailer_section(const std::vector<HeaderField>& trailers) {
@@ -160,15 +172,28 @@ std::string_view reason_phrase(int status) {
     switch (status) {
     case 100: return "Continue";
     case 101: return "Switching Protocols";
+    case 103: return "Early Hints";
     case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
     case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
     case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
     case 413: return "Content Too Large";
     case 414: return "URI Too Long";
     case 417: return "Expectation Failed";
+    case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
     case 499: return "Client Closed Request";
     case 500: return "Internal Server Error";

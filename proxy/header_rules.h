@@ -11,15 +11,6 @@
 
 namespace afterhook::proxy {
 
-// What a Connection header (and Proxy-Connection) says. Names are lower case.
-struct ConnectionOptions {
-    bool close = false;
-    bool keep_alive = false;
-    bool upgrade = false;
-    std::vector<std::string> named;  // every token, to be removed as hop-by-hop
-};
-ConnectionOptions parse_connection(const MessageHead& head);
-
 // Hop-by-hop fields never forwarded as received: Connection, Keep-Alive,
 // Proxy-Connection, TE, Transfer-Encoding (bodies are re-framed) and Upgrade
 // (added back only when tunnelling).
@@ -44,8 +35,9 @@ struct UpstreamRequestContext {
     Framing framing = Framing::none;
     bool tunnel = false;            // forward Upgrade and ask for it
 };
-// The request head sent to the upstream, always as HTTP/1.1.
-std::string build_upstream_request_head(const MessageHead& request, const UpstreamRequestContext& ctx);
+// Appends the request head sent to the upstream, always as HTTP/1.1, to
+// `out` (the connection's output buffer, so the head is not copied again).
+void append_upstream_request_head(std::string& out, const MessageHead& request, const UpstreamRequestContext& ctx);
 
 struct ClientResponseContext {
     std::string_view request_id;
@@ -56,8 +48,8 @@ struct ClientResponseContext {
     bool tunnel = false;              // 101: keep Upgrade, "Connection: upgrade"
     bool interim = false;             // a 1xx interim response: no framing fields
 };
-// The response head sent to the client, always as HTTP/1.1.
-std::string build_client_response_head(const MessageHead& response, const ClientResponseContext& ctx);
+// Appends the response head sent to the client, always as HTTP/1.1, to `out`.
+void append_client_response_head(std::string& out, const MessageHead& response, const ClientResponseContext& ctx);
 
 // Trailer fields allowed to cross (framing, routing and hop-by-hop fields are not).
 std::string build_trailer_section(const std::vector<HeaderField>& trailers);

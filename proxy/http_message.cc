@@ -19,6 +19,24 @@ std::string to_lower(std::string_view text) {
     return out;
 }
 
+void MessageHead::clear() {
+    // A message with many fields does not pin their storage on a connection
+    // that goes idle after it.
+    constexpr size_t kept_fields = 32;
+    method.clear();
+    target.clear();
+    status = 0;
+    reason.clear();
+    version_major = 1;
+    version_minor = 1;
+    if (fields.capacity() > kept_fields) std::vector<HeaderField>().swap(fields);
+    else fields.clear();
+    chunked = false;
+    content_length.reset();
+    upgrade = false;
+    keep_alive = false;
+}
+
 const HeaderField* MessageHead::find(std::string_view name) const {
     for (const auto& field : fields)
         if (iequals(field.name, name)) return &field;

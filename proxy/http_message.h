@@ -33,6 +33,10 @@ struct MessageHead {
     bool upgrade = false;     // request: asks to upgrade; response: 101 accepted
     bool keep_alive = false;  // what the sender asked for (llhttp_should_keep_alive)
 
+    // Back to a default-constructed head, keeping the storage of `fields`
+    // (up to a bound) for the next message on the same connection.
+    void clear();
+
     const HeaderField* find(std::string_view name) const;  // first field with that name
     size_t count(std::string_view name) const;
     bool is_http10() const { return version_major == 1 && version_minor == 0; }

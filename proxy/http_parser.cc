@@ -141,7 +141,7 @@ int HttpParser::count_head_bytes(const char* end) {
 }
 
 int HttpParser::on_message_begin() {
-    head_ = MessageHead{};
+    head_.clear();
     trailers_.clear();
     fields_ = &head_.fields;
     in_value_ = in_field_ = false;

@@ -23,6 +23,9 @@ public:
     }
 
     void append(std::string_view data) { out_.append(data); }
+    // What append() adds to, for writing into it directly (a head built in
+    // place instead of in a string of its own).
+    std::string& buffer() { return out_; }
     // One chunk of a chunked body: size line, data, CRLF.
     void append_chunk(const char* data, size_t length);
     bool has_pending() const { return !out_.empty(); }

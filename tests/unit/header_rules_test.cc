@@ -15,6 +15,18 @@ MessageHead request(std::vector<HeaderField> fields, std::string method = "GET",
     return head;
 }
 
+std::string upstream_head(const MessageHead& head, const UpstreamRequestContext& ctx) {
+    std::string out;
+    append_upstream_request_head(out, head, ctx);
+    return out;
+}
+
+std::string client_head(const MessageHead& head, const ClientResponseContext& ctx) {
+    std::string out;
+    append_client_response_head(out, head, ctx);
+    return out;
+}
+
 bool has_line(const std::string& head, const std::string& line) {
     return head.find("\r\n" + line + "\r\n") != std::string::npos;
 }
@@ -31,7 +43,7 @@ TEST_CASE("hop-by-hop fields and the fields Connection names are not forwarded")
                                 {"traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
                                 {"Accept", "*/*"}});
     UpstreamRequestContext ctx{.client_ip = "10.1.2.3", .request_id = "abc", .default_host = "127.0.0.1:8080"};
-    std::string out = build_upstream_request_head(head, ctx);
+    std::string out = upstream_head(head, ctx);
     CHECK(out.rfind("GET /p?q=1 HTTP/1.1\r\n", 0) == 0);
     for (const char* gone : {"Connection:", "Keep-Alive:", "Proxy-Connection:", "TE:", "Upgrade:", "X-Secret-Hop:"})
         CHECK(out.find(gone) == std::string::npos);
@@ -53,7 +65,7 @@ TEST_CASE("X-Forwarded-For is appended to, and Connection cannot remove Host or 
                                "POST");
     UpstreamRequestContext ctx{.client_ip = "127.0.0.1", .request_id = "id", .default_host = "u:1",
                                .framing = Framing::content_length};
-    std::string out = build_upstream_request_head(head, ctx);
+    std::string out = upstream_head(head, ctx);
     CHECK(has_line(out, "X-Forwarded-For: 1.1.1.1, 2.2.2.2, 127.0.0.1"));
     CHECK(has_line(out, "Host: app"));
     CHECK(has_line(out, "Content-Length: 3"));
@@ -63,15 +75,52 @@ TEST_CASE("chunked re-framing, tunnels, and HTTP/1.0 without Host") {
     MessageHead head = request({{"Transfer-Encoding", "chunked"}}, "POST", 0);
     UpstreamRequestContext ctx{.client_ip = "127.0.0.1", .request_id = "id", .default_host = "127.0.0.1:8080",
                                .framing = Framing::chunked};
-    std::string out = build_upstream_request_head(head, ctx);
+    std::string out = upstream_head(head, ctx);
     CHECK(has_line(out, "Host: 127.0.0.1:8080"));
     CHECK(has_line(out, "Transfer-Encoding: chunked"));
 
     MessageHead ws = request({{"Host", "a"}, {"Connection", "Upgrade"}, {"Upgrade", "websocket"}});
     UpstreamRequestContext tunnel{.client_ip = "127.0.0.1", .request_id = "id", .default_host = "x", .tunnel = true};
-    std::string t = build_upstream_request_head(ws, tunnel);
+    std::string t = upstream_head(ws, tunnel);
     CHECK(has_line(t, "Upgrade: websocket"));
     CHECK(has_line(t, "Connection: upgrade"));
+}
+
+TEST_CASE("Connection names fields in any case, and close names one too") {
+    MessageHead head = request({{"Host", "app"},
+                                {"connection", "CLOSE, X-SECRET-HOP"},
+                                {"x-secret-hop", "1"},
+                                {"Close", "reserved"},
+                                {"Accept", "*/*"}});
+    UpstreamRequestContext ctx{.client_ip = "127.0.0.1", .request_id = "id", .default_host = "u:1"};
+    std::string out = upstream_head(head, ctx);
+    CHECK(out.find("x-secret-hop") == std::string::npos);
+    CHECK(out.find("Close:") == std::string::npos);
+    CHECK(out.find("connection:") == std::string::npos);
+    CHECK(has_line(out, "Accept: */*"));
+}
+
+TEST_CASE("heads are appended after what the output buffer already holds") {
+    MessageHead interim;
+    interim.status = 103;
+    interim.fields = {{"Link", "</s.css>; rel=preload"}};
+    MessageHead final_head;
+    final_head.status = 200;
+    final_head.fields = {{"Content-Length", "2"}};
+    std::string out = "pending body bytes";
+    append_client_response_head(out, interim, ClientResponseContext{.interim = true});
+    append_client_response_head(out, final_head,
+                                ClientResponseContext{.request_id = "r", .framing = Framing::content_length,
+                                                      .keep_alive = true});
+    CHECK(out == "pending body bytes"
+                 "HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n"
+                 "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Request-Id: r\r\n\r\n");
+
+    std::string request_out = "previous";
+    append_upstream_request_head(request_out, request({{"Host", "a"}}),
+                                 UpstreamRequestContext{.client_ip = "127.0.0.1", .request_id = "i",
+                                                        .default_host = "a"});
+    CHECK(request_out.rfind("previousGET /p?q=1 HTTP/1.1\r\nHost: a\r\n", 0) == 0);
 }
 
 TEST_CASE("request ids from clients are kept only when sane") {
@@ -93,7 +142,7 @@ TEST_CASE("client responses: trigger header stripped, request id echoed, framing
                    {"Connection", "close"}};
     ClientResponseContext ctx{.request_id = "rid", .trigger_header = "afterhook-trigger",
                               .framing = Framing::chunked, .keep_alive = true};
-    std::string out = build_client_response_head(head, ctx);
+    std::string out = client_head(head, ctx);
     CHECK(out.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
     CHECK(out.find("afterhook-trigger") == std::string::npos);
     CHECK(has_line(out, "X-Request-Id: rid"));
@@ -101,7 +150,7 @@ TEST_CASE("client responses: trigger header stripped, request id echoed, framing
     CHECK(out.find("Connection:") == std::string::npos);
 
     ClientResponseContext closing{.request_id = "rid", .framing = Framing::close_delimited, .keep_alive = false};
-    std::string c = build_client_response_head(head, closing);
+    std::string c = client_head(head, closing);
     CHECK(has_line(c, "Connection: close"));
     CHECK(c.find("Transfer-Encoding") == std::string::npos);
 }
@@ -111,9 +160,9 @@ TEST_CASE("204 loses Content-Length, HEAD and 304 keep it") {
     head.status = 204;
     head.fields = {{"Content-Length", "5"}};
     ClientResponseContext ctx{.request_id = "r", .framing = Framing::none, .keep_alive = true};
-    CHECK(build_client_response_head(head, ctx).find("Content-Length") == std::string::npos);
+    CHECK(client_head(head, ctx).find("Content-Length") == std::string::npos);
     head.status = 304;
-    CHECK(build_client_response_head(head, ctx).find("Content-Length: 5") != std::string::npos);
+    CHECK(client_head(head, ctx).find("Content-Length: 5") != std::string::npos);
 }
 
 TEST_CASE("error responses close the connection and carry the request id") {

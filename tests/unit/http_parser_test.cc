@@ -227,3 +227,54 @@ TEST_CASE("responses: a status outside 100..599 is a bad gateway") {
         CHECK(run.parser.error_status() == 502);
     }
 }
+
+TEST_CASE("a cleared head is a default head, and many fields do not stay allocated") {
+    MessageHead head;
+    head.method = "POST";
+    head.target = "/upload";
+    head.status = 201;
+    head.reason = "Created";
+    head.version_minor = 0;
+    head.chunked = true;
+    head.content_length = 5;
+    head.upgrade = true;
+    head.keep_alive = true;
+    for (int i = 0; i < 8; ++i) head.fields.push_back({"X-" + std::to_string(i), "v"});
+    const size_t kept = head.fields.capacity();
+    head.clear();
+    const MessageHead fresh;
+    CHECK(head.method.empty());
+    CHECK(head.target.empty());
+    CHECK(head.status == fresh.status);
+    CHECK(head.reason.empty());
+    CHECK(head.version_major == fresh.version_major);
+    CHECK(head.version_minor == fresh.version_minor);
+    CHECK(head.fields.empty());
+    CHECK(head.fields.capacity() == kept);  // reused by the next message
+    CHECK(head.chunked == fresh.chunked);
+    CHECK(head.content_length == fresh.content_length);
+    CHECK(head.upgrade == fresh.upgrade);
+    CHECK(head.keep_alive == fresh.keep_alive);
+
+    for (int i = 0; i < 100; ++i) head.fields.push_back({"X-" + std::to_string(i), "v"});
+    head.clear();
+    CHECK(head.fields.capacity() == 0);
+}
+
+TEST_CASE("the second message on a connection inherits nothing from the first") {
+    Run run(HttpParser::Type::response);
+    const std::string first = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: 1\r\nX-B: 2\r\n\r\nok";
+    const std::string second = "HTTP/1.0 204 No Content\r\nX-C: 3\r\n\r\n";
+    REQUIRE(run.feed(first) == HttpParser::Status::paused);
+    run.parser.resume();
+    REQUIRE(run.feed(second) == HttpParser::Status::paused);
+    REQUIRE(run.events.heads.size() == 2);
+    const MessageHead& head = run.events.heads[1];
+    CHECK(head.status == 204);
+    CHECK(head.reason == "No Content");
+    CHECK(head.version_minor == 0);
+    CHECK_FALSE(head.content_length);
+    REQUIRE(head.fields.size() == 1);
+    CHECK(head.fields[0].name == "X-C");
+    CHECK(head.fields[0].value == "3");
+}
