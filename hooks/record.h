@@ -1,7 +1,7 @@
-// Record: the value describing one finished exchange, handed from a worker
-// thread to the hook thread, which takes `config` out of it and from then on
-// only reads it (so do the hooks). It owns all of its strings; it never
-// points into connection buffers.
+// Record: the value describing one finished exchange, filled by a worker
+// thread while the exchange runs and then handed to the hook thread, which
+// takes `config` out of it and from then on only reads it (so do the hooks).
+// It owns all of its strings; it never points into connection buffers.
 #pragma once
 
 #include <chrono>
@@ -61,6 +61,11 @@ struct Record {
     // even when a reload has swapped in another config since (null: the
     // hook thread's current config).
     std::shared_ptr<const config::Config> config;
+
+    // Back to a default-constructed record for the next exchange, keeping
+    // the storage of its strings and lists unless an exchange made them
+    // large. Every member must be reset here.
+    void reset();
 };
 
 // How a finished record reaches the hook thread: shared with the worker that

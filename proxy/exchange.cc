@@ -76,14 +76,18 @@ void split_target(std::string_view target, std::string& path, std::string& query
         target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
     }
     size_t q = target.find('?');
-    path = std::string(target.substr(0, q));
-    if (q != std::string_view::npos) query = std::string(target.substr(q + 1));
+    path.assign(target.substr(0, q));
+    if (q != std::string_view::npos) query.assign(target.substr(q + 1));
 }
 
 }  // namespace
 
 Exchange::Exchange(ClientConnection& client, Worker& worker)
-    : client_(client), worker_(worker), config_(worker.config_ptr()) {
+    : client_(client),
+      worker_(worker),
+      config_(worker.config_ptr()),
+      shared_record_(worker.outbox().take()),
+      record_(*shared_record_) {
     started_ = client.request_started();
     record_.start_time = client.request_started_wall();
     record_.client_ip = client.peer_ip();
@@ -102,7 +106,8 @@ Exchange::~Exchange() {
 void Exchange::capture_request(const MessageHead& head) {
     const config::Capture& capture = config_->capture;
     const HeaderField* id = head.find("x-request-id");
-    record_.id = (id && valid_request_id(id->value)) ? id->value : worker_.next_request_id();
+    if (id && valid_request_id(id->value)) record_.id = id->value;
+    else worker_.next_request_id(record_.id);
     if (config_->hooks.empty()) return;
     record_.method = head.method;
     record_.target = head.target;
@@ -170,8 +175,9 @@ void Exchange::on_client_input_done() {
 }
 
 void Exchange::on_request_body(const char* data, size_t length) {
+    if (finished_) return;
     record_.request_body_bytes += length;
-    if (!upstream_ || finished_ || closing_after_error_) return;  // the request is being discarded
+    if (!upstream_ || closing_after_error_) return;  // the request is being discarded
     request_body_sent_ = true;
     retry_head_.clear();
     if (request_framing_ == Framing::chunked) upstream_->output().append_chunk(data, length);
@@ -203,9 +209,9 @@ bool Exchange::waiting_for_upstream() const {
 
 void Exchange::capture_partial(const MessageHead& partial) {
     if (!record_.id.empty()) return;  // the head was complete and captured
-    record_.id = worker_.next_request_id();
+    worker_.next_request_id(record_.id);
     record_.method = partial.method;
-    record_.target = partial.target.substr(0, 1024);
+    record_.target.assign(partial.target, 0, 1024);
     split_target(record_.target, record_.path, record_.query);
     record_.protocol_version = partial.version_minor == 0 ? "1.0" : "1.1";
 }
@@ -468,7 +474,7 @@ void Exchange::finish(Outcome outcome) {
     worker_.metrics().request_duration.observe(record_.duration_ms / 1000.0);
     if (!config_->hooks.empty()) {
         record_.config = config_;
-        worker_.outbox().add(std::move(record_));
+        worker_.outbox().add(shared_record_);
     }
     using After = ClientConnection::After;
     if (keep) client_.exchange_finished(After::keep_alive);

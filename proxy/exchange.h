@@ -80,7 +80,11 @@ private:
     ClientConnection& client_;
     Worker& worker_;
     std::shared_ptr<const config::Config> config_;  // the config this exchange started under
-    hooks::Record record_;
+    // Taken from the worker's outbox and filled in place; handed over in
+    // finish(), after which nothing writes to it (the exchange is detached
+    // from its connection and upstream by then).
+    hooks::SubmittedRecord shared_record_;
+    hooks::Record& record_;
     std::chrono::steady_clock::time_point started_;
     std::chrono::steady_clock::time_point upstream_started_{};
 

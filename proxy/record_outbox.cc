@@ -13,27 +13,26 @@ RecordOutbox::RecordOutbox(uv_loop_t* loop, hooks::HookThread& hooks) : hooks_(h
     batch_.reserve(max_batch);
 }
 
-// The ring's own reference is the only one left once the hook thread and
-// every sink have let go of a record; nobody else can copy it from then on.
-// use_count() == 1 alone does not order their accesses before ours (the
-// standard says as much); it does with libstdc++, which decrements with
-// acq_rel and reads use_count() relaxed: the acquire fence after that read
-// orders the reuse after everything the other holders did with the record.
-hooks::SubmittedRecord& RecordOutbox::next_free_record() {
+// The ring's own reference is the only one left once the exchange, the hook
+// thread and every sink have let go of a record; nobody else can copy it
+// from then on. use_count() == 1 alone does not order their accesses before
+// ours (the standard says as much); it does with libstdc++, which decrements
+// with acq_rel and reads use_count() relaxed: the acquire fence after that
+// read orders the reuse after everything the other holders did with it.
+hooks::SubmittedRecord RecordOutbox::take() {
     hooks::SubmittedRecord& slot = ring_[next_];
     next_ = (next_ + 1) % reuse_ring_size;
     if (slot && slot.use_count() == 1) {
         std::atomic_thread_fence(std::memory_order_acquire);
+        slot->reset();
         return slot;
     }
     slot = std::make_shared<hooks::Record>();
     return slot;
 }
 
-void RecordOutbox::add(hooks::Record&& record) {
-    hooks::SubmittedRecord& shared = next_free_record();
-    *shared = std::move(record);  // the exchange gets the previous use's buffers to free
-    batch_.push_back(shared);
+void RecordOutbox::add(const hooks::SubmittedRecord& record) {
+    batch_.push_back(record);
     if (closed_ || batch_.size() >= max_batch) {
         flush();
         return;

@@ -6,15 +6,13 @@
 // once per batch instead of once per exchange. A record waits at most until
 // the end of the loop turn it finished in.
 //
-// Reuse: the shared records are kept in a ring and taken again once the hook
-// thread no longer holds them. Moving an exchange's record into one hands
-// the record's previous string buffers back to the exchange (libstdc++'s
-// move assignment swaps heap buffers), which frees them here with the
-// exchange. In the steady state record memory is allocated and freed on
-// this worker only, and its allocations stay on the allocator's fast path
-// instead of refilling it with memory another thread returned. A record
-// still held when its slot comes round again (a webhook retrying it, a
-// backlog) is replaced, and its last holder on the hook thread frees it.
+// Reuse: an exchange takes its record from here when it starts, fills it in
+// place and adds it back when it ends. The records live in a ring and are
+// taken again once nobody else holds them, reset but with their strings'
+// storage kept, so in the steady state a record costs no allocation and its
+// memory is allocated and freed on this worker only. A record still held
+// when its slot comes round again (a webhook retrying it, a backlog, a long
+// exchange) is left to its holders and replaced by a new one.
 #pragma once
 
 #include <uv.h>
@@ -36,18 +34,20 @@ public:
     // A full batch goes at once, without waiting for the end of the turn.
     static constexpr size_t max_batch = 64;
     // Records kept for reuse. Far more than a worker has in flight at once
-    // (a batch, plus the few the hook thread is formatting); a record still
-    // held when its turn comes again (a webhook retrying it) is left to its
-    // holders and replaced by a new one.
+    // (its running exchanges, a batch, and the few the hook thread is
+    // formatting).
     static constexpr size_t reuse_ring_size = 256;
 
     RecordOutbox(uv_loop_t* loop, hooks::HookThread& hooks);
     RecordOutbox(const RecordOutbox&) = delete;
     RecordOutbox& operator=(const RecordOutbox&) = delete;
 
-    // Loop thread. Never blocks; a record the hook thread's queue cannot take
-    // is dropped and counted there.
-    void add(hooks::Record&& record);
+    // Loop thread. A reset record for a new exchange to fill.
+    hooks::SubmittedRecord take();
+    // Loop thread. Hands a record from take() to the hook thread, after which
+    // the exchange must not change it. Never blocks; a record the hook
+    // thread's queue cannot take is dropped and counted there.
+    void add(const hooks::SubmittedRecord& record);
     // Hands over what is waiting now.
     void flush();
     // Hands over what is waiting and closes the handle (the worker is
@@ -56,7 +56,6 @@ public:
 
 private:
     static void on_prepare(uv_prepare_t* handle);
-    hooks::SubmittedRecord& next_free_record();
 
     hooks::HookThread& hooks_;
     uv_prepare_t prepare_{};

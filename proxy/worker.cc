@@ -148,15 +148,14 @@ void Worker::on_connection(int status) {
     ClientConnection::accept(*this, reinterpret_cast<uv_stream_t*>(&listener_));
 }
 
-std::string Worker::next_request_id() {
+void Worker::next_request_id(std::string& id) {
     static constexpr char kHex[] = "0123456789abcdef";
-    std::string id(32, '0');
+    id.resize(32);
     uint64_t a = random_(), b = random_();
     for (int i = 0; i < 16; ++i) {
         id[static_cast<size_t>(i)] = kHex[(a >> (i * 4)) & 0xf];
         id[static_cast<size_t>(16 + i)] = kHex[(b >> (i * 4)) & 0xf];
     }
-    return id;
 }
 
 uv_buf_t Worker::read_buffer() { return uv_buf_init(read_buffer_.data(), static_cast<unsigned>(read_buffer_.size())); }

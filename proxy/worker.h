@@ -73,7 +73,8 @@ public:
     const ParserLimits& response_limits() const { return response_limits_; }
     bool draining() const { return draining_; }
 
-    std::string next_request_id();
+    // Writes a new random request id (32 hex digits) into `id`, reusing its storage.
+    void next_request_id(std::string& id);
     // One read buffer per loop: every read is consumed before the callback
     // returns, so idle connections hold no buffer at all.
     uv_buf_t read_buffer();

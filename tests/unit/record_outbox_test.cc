@@ -18,6 +18,7 @@
 using namespace std::chrono_literals;
 using afterhook::hooks::HookThread;
 using afterhook::hooks::Record;
+using afterhook::hooks::SubmittedRecord;
 using afterhook::proxy::RecordOutbox;
 using afterhook::test::eventually;
 using afterhook::test::read_lines;
@@ -69,23 +70,30 @@ struct OutboxFixture {
     }
 
     uint64_t delivered() const { return hooks.counters().at(0).delivered; }
-};
 
-// Long enough to live on the heap, so that reusing a record reuses buffers.
-Record numbered(int n) {
-    Record r;
-    r.id = "request-id-that-is-long-enough-" + std::to_string(n);
-    r.method = "GET";
-    r.path = "/path/that/is/long/enough/for/the/heap/" + std::to_string(n);
-    r.status = 200;
-    return r;
-}
+    // What an exchange does: take a record, fill it, hand it over.
+    void add(int n) {
+        const SubmittedRecord record = outbox->take();
+        fill(*record, n);
+        outbox->add(record);
+    }
+
+    // Long enough to live on the heap, so that reusing a record reuses buffers.
+    static std::string id(int n) { return "request-id-that-is-long-enough-" + std::to_string(n); }
+    static std::string path(int n) { return "/path/that/is/long/enough/for/the/heap/" + std::to_string(n); }
+    static void fill(Record& r, int n) {
+        r.id = id(n);
+        r.method = "GET";
+        r.path = path(n);
+        r.status = 200;
+    }
+};
 
 }  // namespace
 
 TEST_CASE("record outbox: records wait for the end of the loop turn and then go over together") {
     OutboxFixture f;
-    for (int i = 0; i < 3; ++i) f.outbox->add(numbered(i));
+    for (int i = 0; i < 3; ++i) f.add(i);
     CHECK(f.hooks.records_submitted() == 0);  // still in the outbox
 
     uv_run(&f.loop, UV_RUN_NOWAIT);  // the prepare handle runs before the loop would wait
@@ -96,18 +104,18 @@ TEST_CASE("record outbox: records wait for the end of the loop turn and then go 
 
 TEST_CASE("record outbox: a full batch goes over at once, without waiting for the loop") {
     OutboxFixture f;
-    for (int i = 0; i < static_cast<int>(RecordOutbox::max_batch) - 1; ++i) f.outbox->add(numbered(i));
+    for (int i = 0; i < static_cast<int>(RecordOutbox::max_batch) - 1; ++i) f.add(i);
     CHECK(f.hooks.records_submitted() == 0);
-    f.outbox->add(numbered(1000));
+    f.add(1000);
     CHECK(f.hooks.records_submitted() == RecordOutbox::max_batch);
 }
 
 TEST_CASE("record outbox: after close, each record goes over as it is added") {
     OutboxFixture f;
-    f.outbox->add(numbered(1));
+    f.add(1);
     f.outbox->close();  // hands over what waits
     CHECK(f.hooks.records_submitted() == 1);
-    f.outbox->add(numbered(2));
+    f.add(2);
     CHECK(f.hooks.records_submitted() == 2);
     REQUIRE(eventually([&] { return f.delivered() == 2; }));
 }
@@ -121,7 +129,7 @@ TEST_CASE("record outbox: reused records carry each exchange's own values") {
     constexpr int per_turn = 50;
     int next = 0;
     for (int turn = 0; turn < turns; ++turn) {
-        for (int i = 0; i < per_turn; ++i) f.outbox->add(numbered(next++));
+        for (int i = 0; i < per_turn; ++i) f.add(next++);
         uv_run(&f.loop, UV_RUN_NOWAIT);
         // Written, so the hook thread has let go and the ring can reuse them.
         REQUIRE(eventually([&] { return f.delivered() == static_cast<uint64_t>(next); }));
@@ -130,8 +138,118 @@ TEST_CASE("record outbox: reused records carry each exchange's own values") {
     const auto paths = f.logged_paths();
     CHECK(paths.size() == static_cast<size_t>(turns * per_turn));
     for (int n = 0; n < turns * per_turn; ++n) {
-        const auto found = paths.find(numbered(n).id);
+        const auto found = paths.find(OutboxFixture::id(n));
         REQUIRE(found != paths.end());
-        CHECK(found->second == numbered(n).path);
+        CHECK(found->second == OutboxFixture::path(n));
     }
+}
+
+// A reused record starts from nothing: what one exchange set never shows up
+// in the line of the next one that used the same record.
+TEST_CASE("record outbox: a reused record keeps none of its previous values") {
+    OutboxFixture f;
+    for (size_t i = 0; i < RecordOutbox::reuse_ring_size; ++i) {
+        const SubmittedRecord record = f.outbox->take();
+        OutboxFixture::fill(*record, static_cast<int>(i));
+        record->query = "previous=1";
+        record->error = "previous error";
+        record->outcome = afterhook::hooks::Outcome::upstream_error;
+        record->request_headers.emplace_back("user-agent", "previous agent");
+        record->bytes_out = 12345;
+        f.outbox->add(record);
+    }
+    uv_run(&f.loop, UV_RUN_NOWAIT);
+    REQUIRE(eventually([&] { return f.delivered() == RecordOutbox::reuse_ring_size; }));
+    for (size_t i = 0; i < RecordOutbox::reuse_ring_size; ++i) f.add(static_cast<int>(1000 + i));
+    uv_run(&f.loop, UV_RUN_NOWAIT);
+    REQUIRE(eventually([&] { return f.delivered() == 2 * RecordOutbox::reuse_ring_size; }));
+
+    const auto lines = read_lines(f.log);
+    REQUIRE(lines.size() == 2 * RecordOutbox::reuse_ring_size);
+    for (size_t i = RecordOutbox::reuse_ring_size; i < lines.size(); ++i) {
+        const auto json = nlohmann::json::parse(lines[i]);
+        CHECK(json.at("afterhook.outcome") == "ok");
+        CHECK_FALSE(json.contains("url.query"));
+        CHECK_FALSE(json.contains("afterhook.error"));
+        CHECK_FALSE(json.contains("user_agent.original"));
+        CHECK(json.at("afterhook.bytes_out") == 0);
+    }
+}
+
+// An exchange that runs while the ring comes round (a long download, a
+// tunnel) keeps its record: take() never hands it to another exchange.
+TEST_CASE("record outbox: a record still held is never handed out again") {
+    OutboxFixture f;
+    const SubmittedRecord held = f.outbox->take();
+    OutboxFixture::fill(*held, 1);
+    for (size_t round = 0; round < 3; ++round) {
+        for (size_t i = 0; i < RecordOutbox::reuse_ring_size; ++i) {
+            const SubmittedRecord other = f.outbox->take();
+            CHECK(other != held);
+        }
+    }
+    CHECK(held->id == OutboxFixture::id(1));
+}
+
+TEST_CASE("Record::reset gives back a default record") {
+    // A member added to Record changes its size: reset it in Record::reset()
+    // and check it here, then update this size.
+    static_assert(sizeof(Record) == 512, "Record changed: update Record::reset() and this test");
+    Record r;
+    r.id = "id";
+    r.start_time = std::chrono::system_clock::now();
+    r.method = "POST";
+    r.target = std::string(1000, 't');  // beyond what a reset keeps
+    r.path = "/p";
+    r.query = "q=1";
+    r.scheme = "https";
+    r.host = "h";
+    r.protocol_version = "1.0";
+    r.client_ip = "10.0.0.1";
+    r.client_port = 9;
+    r.request_headers.emplace_back("a", "b");
+    r.cookies.emplace_back("c", "d");
+    r.status = 502;
+    r.outcome = afterhook::hooks::Outcome::client_abort;
+    r.error = "e";
+    r.response_headers.emplace_back("e", "f");
+    r.trigger = "t";
+    r.request_body_bytes = 1;
+    r.response_body_bytes = 2;
+    r.bytes_in = 3;
+    r.bytes_out = 4;
+    r.duration_ms = 5;
+    r.upstream_ms = 6;
+    r.config = std::make_shared<const afterhook::config::Config>();
+    const size_t method_capacity = r.method.capacity();
+
+    r.reset();
+    const Record fresh;
+    CHECK(r.id == fresh.id);
+    CHECK(r.start_time == fresh.start_time);
+    CHECK(r.method == fresh.method);
+    CHECK(r.method.capacity() == method_capacity);  // storage kept for the next exchange
+    CHECK(r.target == fresh.target);
+    CHECK(r.target.capacity() < 1000);  // but not a large one
+    CHECK(r.path == fresh.path);
+    CHECK(r.query == fresh.query);
+    CHECK(r.scheme == fresh.scheme);
+    CHECK(r.host == fresh.host);
+    CHECK(r.protocol_version == fresh.protocol_version);
+    CHECK(r.client_ip == fresh.client_ip);
+    CHECK(r.client_port == fresh.client_port);
+    CHECK(r.request_headers.empty());
+    CHECK(r.cookies.empty());
+    CHECK(r.status == fresh.status);
+    CHECK(r.outcome == fresh.outcome);
+    CHECK(r.error == fresh.error);
+    CHECK(r.response_headers.empty());
+    CHECK(r.trigger == fresh.trigger);
+    CHECK(r.request_body_bytes == fresh.request_body_bytes);
+    CHECK(r.response_body_bytes == fresh.response_body_bytes);
+    CHECK(r.bytes_in == fresh.bytes_in);
+    CHECK(r.bytes_out == fresh.bytes_out);
+    CHECK(r.duration_ms == fresh.duration_ms);
+    CHECK(r.upstream_ms == fresh.upstream_ms);
+    CHECK(r.config == nullptr);
 }
