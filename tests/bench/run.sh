@@ -106,20 +106,24 @@ install_dependencies() {
 # Sets AFTERHOOK: $AFTERHOOK_BIN if given, else build/afterhook, configured
 # as Release when build/ does not exist yet, and always brought up to date
 # with the sources (a no-op when it is), so that the report's git revision
-# is the code that ran.
+# is the code that ran. Sets RECEIVER to the hooks runs' webhook receiver,
+# built in build/ from tests/bench/receiver.cc either way.
 find_afterhook() {
-    if [[ -n ${AFTERHOOK_BIN:-} ]]; then
-        [[ -x $AFTERHOOK_BIN ]] || die "AFTERHOOK_BIN=$AFTERHOOK_BIN is not an executable"
-        AFTERHOOK=$AFTERHOOK_BIN
-        return
-    fi
-    AFTERHOOK=$ROOT/build/afterhook
     if [[ ! -f $ROOT/build/CMakeCache.txt ]]; then
         say "configuring a Release build in $ROOT/build"
         cmake -S "$ROOT" -B "$ROOT/build" -DCMAKE_BUILD_TYPE=Release >&2
     fi
-    say "building afterhook in $ROOT/build (up to date with the sources)"
-    cmake --build "$ROOT/build" -j"$(nproc)" --target afterhook >&2
+    local targets=(bench_receiver)
+    RECEIVER=$ROOT/build/bench_receiver
+    if [[ -n ${AFTERHOOK_BIN:-} ]]; then
+        [[ -x $AFTERHOOK_BIN ]] || die "AFTERHOOK_BIN=$AFTERHOOK_BIN is not an executable"
+        AFTERHOOK=$AFTERHOOK_BIN
+    else
+        AFTERHOOK=$ROOT/build/afterhook
+        targets+=(afterhook)
+    fi
+    say "building ${targets[*]} in $ROOT/build (up to date with the sources)"
+    cmake --build "$ROOT/build" -j"$(nproc)" --target "${targets[@]}" >&2
 }
 
 # The idle-connection measurement needs one descriptor per connection in the
@@ -356,13 +360,13 @@ measure_idle_rss() {
 
 # ------------------------------------------------------------------- hooks --
 
-# Starts receiver.py (answering after DELAY_MS) at niceness NICE and waits
+# Starts the webhook receiver (answering after DELAY_MS) at niceness NICE and waits
 # for its `listening PORT` line; sets STARTED_PID and RECEIVER_PORT. Its JSON
 # stats go to $TMP/NAME.json when it is stopped.
 start_receiver() {  # NAME DELAY_MS NICE
     local name=$1 delay=$2 niceness=$3 i
     RECEIVER_PORT=
-    start_bg "$name" nice -n "$niceness" python3 "$BENCH_DIR/receiver.py" --delay-ms "$delay" --stats "$TMP/$name.json"
+    start_bg "$name" nice -n "$niceness" "$RECEIVER" --delay-ms "$delay" --stats "$TMP/$name.json"
     for ((i = 0; i < 100; i++)); do
         kill -0 "$STARTED_PID" 2>/dev/null || die "$name exited at start: $(tail -n 20 "$TMP/$name.err")"
         RECEIVER_PORT=$(sed -n 's/^listening \([0-9]*\)$/\1/p' "$TMP/$name.out" | head -n 1)
@@ -575,7 +579,7 @@ hooks_sections() {
     printf '`wrk -t%s -c%s -d%s --latency`, %s round(s), which one runs first alternating each round,\n' \
         "$BENCH_THREADS" "$BENCH_CONNECTIONS" "$BENCH_DURATION" "$BENCH_ROUNDS"
     printf 'medians shown. Hooks off: `hooks: []`. Hooks on (`conf/afterhook-hooks.yaml.in`): a JSON access log\n'
-    printf 'to a file on every request, plus a webhook on 1%% of requests (`sample: 0.01`) to `receiver.py`\n'
+    printf 'to a file on every request, plus a webhook on 1%% of requests (`sample: 0.01`) to `bench_receiver`\n'
     printf 'answering after 200 ms (concurrency 128, queue 100000), run at `nice -n 19` as the remote service it\n'
     printf 'stands for. Targets from the issue: hooks-on req/s >= 0.95x hooks off, p99 <= 1.1x hooks off.\n\n'
     python3 "$BENCH_DIR/hooks_report.py" saturation "$TMP/hooks-manifest.tsv"
@@ -585,7 +589,7 @@ hooks_sections() {
     printf '`h2load --h1 -c%s --rps %s -D %s` (a fixed %s req/s in total) against afterhook (`workers: %s`)\n' \
         "$BENCH_DELIVERY_CLIENTS" "$((BENCH_DELIVERY_RATE / BENCH_DELIVERY_CLIENTS))" "${BENCH_DELIVERY_DURATION%s}" \
         "$BENCH_DELIVERY_RATE" "$BENCH_HOOK_WORKERS"
-    printf 'with a webhook on every request (`conf/afterhook-delivery.yaml.in`) to `receiver.py` answering at once.\n'
+    printf 'with a webhook on every request (`conf/afterhook-delivery.yaml.in`) to `bench_receiver` answering at once.\n'
     printf 'Counters are afterhook'"'"'s `/metrics` once they stopped growing. Lag = receive time at the receiver -\n'
     printf '(`{{time}}` + `{{duration_ms}}`), i.e. from the response sent to the webhook received, same clock.\n\n'
     python3 "$BENCH_DIR/hooks_report.py" delivery "$TMP/delivery-facts.tsv"
