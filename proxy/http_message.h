@@ -34,7 +34,8 @@ struct MessageHead {
     bool keep_alive = false;  // what the sender asked for (llhttp_should_keep_alive)
 
     // Back to a default-constructed head, keeping the storage of `fields`
-    // (up to a bound) for the next message on the same connection.
+    // (up to a bound) and of the strings (bounded by the header size limit)
+    // for the next message on the same connection.
     void clear();
 
     const HeaderField* find(std::string_view name) const;  // first field with that name

@@ -28,8 +28,12 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <csignal>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -43,6 +47,7 @@ namespace {
 constexpr std::string_view keep_alive_response = "HTTP/1.1 204 No Content\r\nConnection: keep-alive\r\n\r\n";
 constexpr std::string_view close_response = "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n";
 constexpr size_t max_head_bytes = 64 * 1024;
+constexpr double max_body_bytes = 1024 * 1024;
 
 double wall_seconds() {
     timespec now{};
@@ -184,23 +189,35 @@ void Connection::close() {
     uv_close(reinterpret_cast<uv_handle_t*>(&tcp), on_handle_closed);
 }
 
-void on_write_done(uv_write_t* request, int) { delete request; }
+// An answer the kernel did not take at once. One that ends the connection
+// closes it once written: closing earlier would cancel it.
+struct QueuedAnswer {
+    uv_write_t request{};
+    Connection* connection = nullptr;
+    bool then_close = false;
+};
+
+void on_write_done(uv_write_t* request, int) {
+    auto* answer = reinterpret_cast<QueuedAnswer*>(request);
+    if (answer->then_close) answer->connection->close();
+    delete answer;
+}
 
 void Connection::answer() {
     const std::string_view response = close_after ? close_response : keep_alive_response;
     uv_buf_t buffer = uv_buf_init(const_cast<char*>(response.data()), static_cast<unsigned>(response.size()));
     const int written = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp), &buffer, 1);
-    if (written < static_cast<int>(response.size())) {
-        const size_t offset = written > 0 ? static_cast<size_t>(written) : 0;
-        buffer = uv_buf_init(const_cast<char*>(response.data() + offset), static_cast<unsigned>(response.size() - offset));
-        auto* request = new uv_write_t;
-        if (uv_write(request, reinterpret_cast<uv_stream_t*>(&tcp), &buffer, 1, on_write_done) < 0) {
-            delete request;
-            close();
-            return;
-        }
+    if (written == static_cast<int>(response.size())) {
+        if (close_after) close();
+        return;
     }
-    if (close_after) close();
+    const size_t offset = written > 0 ? static_cast<size_t>(written) : 0;
+    buffer = uv_buf_init(const_cast<char*>(response.data() + offset), static_cast<unsigned>(response.size() - offset));
+    auto* queued = new QueuedAnswer{{}, this, close_after};
+    if (uv_write(&queued->request, reinterpret_cast<uv_stream_t*>(&tcp), &buffer, 1, on_write_done) < 0) {
+        delete queued;
+        close();
+    }
 }
 
 void on_delay_done(uv_timer_t* timer) {
@@ -230,7 +247,11 @@ void Connection::on_input() {
             if (colon != std::string_view::npos) {
                 const std::string_view name = trim(line.substr(0, colon));
                 const std::string_view value = trim(line.substr(colon + 1));
-                if (iequals(name, "content-length")) length = std::strtoull(std::string(value).c_str(), nullptr, 10);
+                if (iequals(name, "content-length")) {
+                    const std::optional<double> parsed = parse_number(std::string(value));
+                    if (!parsed || *parsed < 0 || *parsed > max_body_bytes) return close();
+                    length = static_cast<size_t>(*parsed);
+                }
                 else if (iequals(name, "connection") && iequals(value, "close")) close_after = true;
                 else if (iequals(name, "transfer-encoding")) return close();  // afterhook never sends one
             }
@@ -309,6 +330,9 @@ int main(int argc, char** argv) {
     app.add_option("--stats", stats_path, "where to write the stats on SIGTERM or SIGINT")->required();
     CLI11_PARSE(app, argc, argv);
 
+    // A write to a connection the client reset must fail, not end the
+    // process before it writes its stats.
+    std::signal(SIGPIPE, SIG_IGN);
     static Server server;
     server.loop = uv_default_loop();
     server.loop->data = &server;

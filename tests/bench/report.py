@@ -7,8 +7,12 @@ MANIFEST is a tab-separated file written by run.sh, one line per wrk run:
     key  label  workers  round  path-to-wrk-output
 `key` is one of direct, afterhook, nginx, haproxy. For every (key, workers)
 the median over rounds of req/s, of p50 and of p99 is taken, each on its
-own. Ratios compare afterhook's (and the others') median req/s with
-nginx's and HAProxy's at the same worker count.
+own. Ratios are paired: each round's req/s (or p99) of a contender over
+nginx's (HAProxy's) in the same round at the same worker count, and the
+median of those per-round ratios. The runs of one round follow each other
+within a minute, so a slow spell of the (shared, virtual) machine touches
+both sides of a ratio; a ratio of the columns' medians could set a fast
+round of one contender against a slow round of the other.
 
 Prints: the summary table, a per-round req/s table (to judge noise), and a
 list of runs that saw socket errors or non-2xx responses, if any.
@@ -57,15 +61,23 @@ def fmt_ms(value: float) -> str:
     return f"{value:.2f} ms" if value < 100 else f"{value:.0f} ms"
 
 
-def fmt_ratio(value: float, base: float) -> str:
-    return f"{value / base:.2f}" if base > 0 else "n/a"
+def paired_ratio(rounds: dict, base_rounds: dict, column: str):
+    """Median over the rounds both ran of rounds[r][column] / base_rounds[r][column]
+    (rounds are dicts keyed by round number); None when no round pairs up."""
+    ratios = [rounds[r][column] / base_rounds[r][column]
+              for r in rounds if r in base_rounds and base_rounds[r][column] > 0]
+    return statistics.median(ratios) if ratios else None
+
+
+def fmt_ratio(value, digits: int = 2) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
 
 
 def main() -> int:
     if len(sys.argv) != 2:
         print(__doc__, file=sys.stderr)
         return 2
-    runs = OrderedDict()  # (key, workers) -> {"label": str, "rounds": [parsed, ...]}
+    runs = OrderedDict()  # (key, workers) -> {"label": str, "rounds": {round: parsed}}
     error_notes = []
     with open(sys.argv[1], encoding="utf-8") as manifest:
         for line in manifest:
@@ -73,33 +85,38 @@ def main() -> int:
                 continue
             key, label, workers, round_no, path = line.rstrip("\n").split("\t")
             parsed = parse_wrk(path)
-            entry = runs.setdefault((key, int(workers)), {"label": label, "rounds": []})
-            entry["rounds"].append(parsed)
+            entry = runs.setdefault((key, int(workers)), {"label": label, "rounds": {}})
+            entry["rounds"][int(round_no)] = parsed
             for note in parsed["errors"]:
                 error_notes.append(f"- {label}, workers={workers}, round {round_no}: {note}")
 
     worker_counts = sorted({workers for _, workers in runs})
     median = {}
     for (key, workers), entry in runs.items():
-        rounds = entry["rounds"]
+        rounds = list(entry["rounds"].values())
         median[(key, workers)] = {
             "rps": statistics.median(r["rps"] for r in rounds),
             "p50": statistics.median(r["p50"] for r in rounds),
             "p99": statistics.median(r["p99"] for r in rounds),
         }
 
-    print("| contender | workers | req/s | p50 | p99 | req/s vs nginx | req/s vs HAProxy |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| contender | workers | req/s | p50 | p99 | req/s vs nginx | req/s vs HAProxy | p99 vs nginx |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for workers in worker_counts:
-        nginx = median.get(("nginx", workers), {}).get("rps", 0.0)
-        haproxy = median.get(("haproxy", workers), {}).get("rps", 0.0)
+        nginx = runs.get(("nginx", workers), {}).get("rounds", {})
+        haproxy = runs.get(("haproxy", workers), {}).get("rounds", {})
         for key in ORDER:
             if (key, workers) not in median:
                 continue
             m = median[(key, workers)]
+            rounds = runs[(key, workers)]["rounds"]
             label = runs[(key, workers)]["label"]
             print(f"| {label} | {workers} | {m['rps']:.0f} | {fmt_ms(m['p50'])} | {fmt_ms(m['p99'])} "
-                  f"| {fmt_ratio(m['rps'], nginx)} | {fmt_ratio(m['rps'], haproxy)} |")
+                  f"| {fmt_ratio(paired_ratio(rounds, nginx, 'rps'))} | {fmt_ratio(paired_ratio(rounds, haproxy, 'rps'))} "
+                  f"| {fmt_ratio(paired_ratio(rounds, nginx, 'p99'))} |")
+    print()
+    print("req/s, p50 and p99: medians over rounds. Ratios: medians of the per-round ratios "
+          "(each round's runs against the same round's nginx or HAProxy run).")
 
     print()
     print("Per-round req/s (rounds ran in rotating order, contenders alternating):")
@@ -110,7 +127,7 @@ def main() -> int:
         for key in ORDER:
             if (key, workers) not in runs:
                 continue
-            values = [r["rps"] for r in runs[(key, workers)]["rounds"]]
+            values = [r["rps"] for r in runs[(key, workers)]["rounds"].values()]
             spread = max(values) / min(values) if min(values) > 0 else float("inf")
             label = runs[(key, workers)]["label"]
             print(f"| {label} | {workers} | {', '.join(f'{v:.0f}' for v in values)} | {spread:.2f} |")
