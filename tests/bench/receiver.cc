@@ -28,7 +28,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <cctype>
+#include <charconv>
 #include <cmath>
 #include <csignal>
 #include <cstdint>
@@ -40,25 +40,24 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
+#include "proxy/http_message.h"
+
 namespace {
+
+using afterhook::proxy::iequals;
 
 constexpr std::string_view keep_alive_response = "HTTP/1.1 204 No Content\r\nConnection: keep-alive\r\n\r\n";
 constexpr std::string_view close_response = "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n";
 constexpr size_t max_head_bytes = 64 * 1024;
-constexpr double max_body_bytes = 1024 * 1024;
+constexpr size_t max_body_bytes = 1024 * 1024;
 
 double wall_seconds() {
     timespec now{};
     clock_gettime(CLOCK_REALTIME, &now);
     return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-           });
 }
 
 std::string_view trim(std::string_view s) {
@@ -248,9 +247,10 @@ void Connection::on_input() {
                 const std::string_view name = trim(line.substr(0, colon));
                 const std::string_view value = trim(line.substr(colon + 1));
                 if (iequals(name, "content-length")) {
-                    const std::optional<double> parsed = parse_number(std::string(value));
-                    if (!parsed || *parsed < 0 || *parsed > max_body_bytes) return close();
-                    length = static_cast<size_t>(*parsed);
+                    // Digits only (RFC 9110 section 8.6), within the bound.
+                    const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), length);
+                    if (error != std::errc{} || end != value.data() + value.size() || length > max_body_bytes)
+                        return close();
                 }
                 else if (iequals(name, "connection") && iequals(value, "close")) close_after = true;
                 else if (iequals(name, "transfer-encoding")) return close();  // afterhook never sends one
