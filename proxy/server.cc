@@ -13,6 +13,7 @@
 
 #include "hooks/hook_thread.h"
 #include "proxy/admin_server.h"
+#include "proxy/config_watch.h"
 #include "proxy/listener.h"
 #include "proxy/log.h"
 #include "proxy/metrics.h"
@@ -36,29 +37,6 @@ std::string read_file(const std::string& path) {
     std::ostringstream text;
     text << in.rdbuf();
     return text.str();
-}
-
-std::string directory_of(const std::string& path) {
-    size_t slash = path.find_last_of('/');
-    if (slash == std::string::npos) return ".";
-    return slash == 0 ? "/" : path.substr(0, slash);
-}
-
-std::string file_name_of(const std::string& path) {
-    size_t slash = path.find_last_of('/');
-    return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
-// Whether a change to `name` in the config's directory can change the
-// config: the file itself (written in place, or renamed over), or one of
-// the `..`-names through which Kubernetes swaps a ConfigMap volume
-// (`..data`, `..data_tmp`, `..2026_11_22_...`). Anything else there, a log
-// file afterhook itself writes for one, would otherwise restart the
-// debounce on every write and hold a reload off for as long as it is written.
-bool may_change_config(const char* name, const std::string& config_name) {
-    if (name == nullptr) return true;  // the platform did not say which file
-    const std::string_view changed(name);
-    return changed == config_name || changed.substr(0, 2) == "..";
 }
 
 WorkerConfig worker_config(std::shared_ptr<const config::Config> config) {
@@ -85,9 +63,7 @@ struct Server::Impl {
     uv_signal_t sigterm{}, sigint{}, sighup{}, sigusr1{};
     uv_timer_t drain_timer{};
     uv_timer_t reload_timer{};
-    uv_fs_event_t config_watch{};
-    std::string config_name;  // the config file's name in the watched directory
-    bool watching = false;
+    ConfigWatch config_watch;
     bool ready = false;  // listeners up and not draining: what /readyz says
     bool draining = false;
     std::chrono::steady_clock::time_point drain_deadline{};
@@ -157,25 +133,18 @@ void Server::Impl::start() {
               " hooks=" + std::to_string(config->hooks.size()));
 }
 
-// Watches the directory, not the file: Kubernetes updates a ConfigMap volume
-// by swapping the `..data` symlink, so the file itself is never written.
+// Changes arrive as a burst of events (Kubernetes swaps a symlink and
+// removes the old target; an editor writes a backup and renames): one check
+// follows the burst, and it reloads only if the file's text changed.
 void Server::Impl::watch_config() {
     uv_timer_init(&loop, &reload_timer);
     if (config_path.empty()) return;
-    uv_fs_event_init(&loop, &config_watch);
-    config_name = file_name_of(config_path);
-    watching = true;
-    int rc = uv_fs_event_start(
-        &config_watch,
-        [](uv_fs_event_t* handle, const char* name, int, int) {
-            auto* self = static_cast<Impl*>(handle->loop->data);
-            if (!may_change_config(name, self->config_name)) return;
-            uv_timer_start(&self->reload_timer, [](uv_timer_t* t) {
-                auto* s = static_cast<Impl*>(t->loop->data);
-                if (read_file(s->config_path) != s->config_text) s->reload("file changed");
-            }, kReloadDebounceMs, 0);
-        },
-        directory_of(config_path).c_str(), 0);
+    const int rc = config_watch.start(&loop, config_path, [this] {
+        uv_timer_start(&reload_timer, [](uv_timer_t* t) {
+            auto* s = static_cast<Impl*>(t->loop->data);
+            if (read_file(s->config_path) != s->config_text) s->reload("file changed");
+        }, kReloadDebounceMs, 0);
+    });
     if (rc != 0) log::warn("cannot watch the config directory (reload with SIGHUP): " + std::string(uv_strerror(rc)));
 }
 
@@ -310,7 +279,7 @@ void Server::Impl::finish(bool immediately) {
         uv_close(reinterpret_cast<uv_handle_t*>(signal), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&reload_timer), nullptr);
-    if (watching) uv_close(reinterpret_cast<uv_handle_t*>(&config_watch), nullptr);
+    config_watch.close();
     if (admin) admin->close([] {});
 }
 
