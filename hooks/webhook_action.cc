@@ -82,8 +82,9 @@ AttemptResult result_of(AttemptResult::Status status, std::string reason,
 }  // namespace
 
 // One HTTP request in flight (or one attempt whose result is already known
-// and waits to be reported). Owns its easy handle, header list and body,
-// which libcurl reads from until the transfer is done.
+// and waits to be reported). Owns its easy handle (until it goes back to the
+// action's idle handles), header list and body, which libcurl reads from
+// until the transfer is done.
 struct WebhookAction::Attempt {
     Done done;
     CURL* easy = nullptr;
@@ -173,6 +174,27 @@ WebhookAction::~WebhookAction() {
         log::error("internal: webhook action destroyed before it was closed");
         std::abort();
     }
+    for (CURL* easy : idle_handles_) libcurl().easy_cleanup(easy);
+}
+
+// An easy handle of an earlier attempt when there is one. libcurl keeps a
+// handle's buffers and state between transfers; a new one costs a large
+// zeroed allocation, and the first transfer on it allocates its buffers.
+// configure() sets every option an attempt depends on, so nothing of the
+// earlier attempt carries over.
+CURL* WebhookAction::take_handle() {
+    if (idle_handles_.empty()) return libcurl().easy_init();
+    CURL* easy = idle_handles_.back();
+    idle_handles_.pop_back();
+    return easy;
+}
+
+// Keeps the attempt's handle for the next one, up to one per concurrent
+// attempt; it is out of the multi (finished, removed or never added).
+void WebhookAction::recycle(Attempt& attempt) {
+    if (!attempt.easy || closing_ || idle_handles_.size() >= std::max(sink_.concurrency, 1u)) return;
+    idle_handles_.push_back(attempt.easy);
+    attempt.easy = nullptr;
 }
 
 void WebhookAction::start(const Delivery& delivery, milliseconds timeout, Done done) {
@@ -261,7 +283,7 @@ bool WebhookAction::build_headers(const Delivery& delivery, bool has_body, const
 
 // Builds the easy handle of one attempt. False when libcurl cannot (out of
 // memory, an option this libcurl lacks).
-bool WebhookAction::configure(Attempt& attempt, const Delivery& delivery, milliseconds timeout) const {
+bool WebhookAction::configure(Attempt& attempt, const Delivery& delivery, milliseconds timeout) {
     const RenderContext ctx{*delivery.record, delivery.trigger, hook_name_};
     attempt.url = render_url(sink_.url, ctx);
     attempt.body = render_request_body(delivery);
@@ -269,7 +291,7 @@ bool WebhookAction::configure(Attempt& attempt, const Delivery& delivery, millis
     const bool is_head = sink_.method == "HEAD";
     if (!build_headers(delivery, !is_get && !is_head, attempt.body, attempt.headers)) return false;
     const CurlLibrary& curl = libcurl();
-    attempt.easy = curl.easy_init();
+    attempt.easy = take_handle();
     if (!attempt.easy) return false;
 
     CURL* easy = attempt.easy;
@@ -354,6 +376,7 @@ void WebhookAction::run_deferred() {
 // start another attempt or close this action.
 void WebhookAction::finish(Attempt* attempt, AttemptResult result) {
     auto it = attempts_.find(attempt);
+    recycle(*attempt);
     Done done = std::move(it->second->done);
     attempts_.erase(it);
     done(std::move(result));

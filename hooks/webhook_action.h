@@ -35,6 +35,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "config/config.h"
 #include "hooks/curl_multi.h"
@@ -70,7 +71,9 @@ private:
     static void on_deferred(uv_timer_t* timer);
     static void on_timer_closed(uv_handle_t* handle);
 
-    bool configure(Attempt& attempt, const Delivery& delivery, std::chrono::milliseconds timeout) const;
+    CURL* take_handle();
+    void recycle(Attempt& attempt);
+    bool configure(Attempt& attempt, const Delivery& delivery, std::chrono::milliseconds timeout);
     std::string render_request_body(const Delivery& delivery) const;
     bool build_headers(const Delivery& delivery, bool has_body, const std::string& body, curl_slist*& list) const;
     void on_transfer_done(Attempt* attempt, CURLcode code);
@@ -88,6 +91,7 @@ private:
     uv_timer_t deferred_timer_{};  // completes attempts that ended without a transfer
     std::unordered_map<Attempt*, std::unique_ptr<Attempt>> attempts_;  // started, `done` not yet run
     std::deque<Attempt*> deferred_;  // attempts whose result is known, waiting for the timer
+    std::vector<CURL*> idle_handles_;  // easy handles of finished attempts, for the next ones
     bool closing_ = false;
     bool closed_ = false;
     std::function<void()> closed_callback_;

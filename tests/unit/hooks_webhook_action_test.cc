@@ -213,6 +213,56 @@ TEST_CASE("webhook: 503 and network errors are retried, 400 and 302 fail") {
     for (const auto& request : requests) CHECK(request.target == "/hook");
 }
 
+// An action keeps the easy handles of finished attempts for the next ones:
+// whatever an attempt set or received (its URL, headers, body, timeout, a
+// Retry-After, a response body, a timed-out connection) must not reach the
+// next attempt on the same handle.
+TEST_CASE("webhook: attempts one after another on one action each carry only their own request") {
+    HttpReceiver receiver([](const ReceivedRequest& request) {
+        if (request.target == "/orders/req-1") return status_reply(503, {{"Retry-After", "7"}}, "busy");
+        if (request.target == "/orders/req-2") {
+            Reply reply;
+            reply.mode = Reply::Mode::hang;
+            return reply;
+        }
+        return status_reply(204);
+    });
+    WebhookSink sink = sink_to(receiver, "/orders/{{request.id}}");
+    sink.headers = {{"X-Id", compile("{{request.id}}")}};
+    sink.body.kind = Body::Kind::text;
+    sink.body.text = compile("event {{request.id}}");
+    WebhookHarness harness(sink);
+
+    AttemptResult result = harness.attempt(sample_delivery("req-1"));
+    CHECK(status_name(result.status) == std::string("retry"));
+    CHECK(result.reason == "HTTP 503: busy");
+    CHECK(result.retry_after == std::optional<std::chrono::milliseconds>(7000ms));
+
+    result = harness.attempt(sample_delivery("req-2"), 300ms);
+    CHECK(status_name(result.status) == std::string("retry"));
+    CHECK(result.reason == "timeout");
+    CHECK(receiver.wait_for_client_closes(1));
+
+    for (const char* id : {"req-3", "req-4"}) {
+        result = harness.attempt(sample_delivery(id));
+        CHECK(status_name(result.status) == std::string("delivered"));
+        CHECK(result.reason.empty());
+        CHECK_FALSE(result.retry_after.has_value());
+    }
+
+    const auto requests = receiver.requests();
+    REQUIRE(requests.size() == 4);
+    for (size_t i = 0; i < requests.size(); ++i) {
+        const std::string id = "req-" + std::to_string(i + 1);
+        CAPTURE(id);
+        CHECK(requests[i].target == "/orders/" + id);
+        CHECK(requests[i].count("x-id") == 1);
+        CHECK(requests[i].header("x-id") == id);
+        CHECK(requests[i].body == "event " + id);
+        CHECK(requests[i].header("content-length") == std::to_string(requests[i].body.size()));
+    }
+}
+
 TEST_CASE("webhook: 429 with Retry-After is retried after the delay it names") {
     std::atomic<int> variant{0};
     HttpReceiver receiver([&](const ReceivedRequest&) {
