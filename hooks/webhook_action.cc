@@ -177,11 +177,9 @@ WebhookAction::~WebhookAction() {
     for (CURL* easy : idle_handles_) libcurl().easy_cleanup(easy);
 }
 
-// An easy handle of an earlier attempt when there is one. libcurl keeps a
-// handle's buffers and state between transfers; a new one costs a large
-// zeroed allocation, and the first transfer on it allocates its buffers.
-// configure() sets every option an attempt depends on, so nothing of the
-// earlier attempt carries over.
+// An easy handle of an earlier attempt when there is one: a new one costs a
+// large zeroed allocation. It was reset when it was kept, and configure()
+// sets every option an attempt depends on.
 CURL* WebhookAction::take_handle() {
     if (idle_handles_.empty()) return libcurl().easy_init();
     CURL* easy = idle_handles_.back();
@@ -190,9 +188,13 @@ CURL* WebhookAction::take_handle() {
 }
 
 // Keeps the attempt's handle for the next one, up to one per concurrent
-// attempt; it is out of the multi (finished, removed or never added).
+// attempt; it is out of the multi (finished, removed or never added). The
+// reset drops its options, which point into the attempt about to be freed
+// (error buffer, header list, body, callback data), and what its transfer
+// left behind, while the handle's memory is kept.
 void WebhookAction::recycle(Attempt& attempt) {
     if (!attempt.easy || closing_ || idle_handles_.size() >= std::max(sink_.concurrency, 1u)) return;
+    libcurl().easy_reset(attempt.easy);
     idle_handles_.push_back(attempt.easy);
     attempt.easy = nullptr;
 }

@@ -31,8 +31,9 @@ public:
 
     // Starts watching the directory of `config_path` on `loop`; `changed`
     // runs on the loop for every batch of events that may concern the
-    // config. Returns 0, or a negative errno-style code (nothing is watched
-    // then and close() does nothing).
+    // config. Returns 0, or a negative errno-style code (the same values as
+    // libuv's): then nothing is watched, and close() still releases whatever
+    // was set up.
     int start(uv_loop_t* loop, const std::string& config_path, Changed changed);
 
     // Stops watching. The poll handle is closed and the inotify descriptor
