@@ -17,7 +17,6 @@ CurlLibrary load() {
     library.bind(curl.easy_setopt, "curl_easy_setopt");
     library.bind(curl.easy_getinfo, "curl_easy_getinfo");
     library.bind(curl.easy_cleanup, "curl_easy_cleanup");
-    library.bind(curl.easy_reset, "curl_easy_reset");
     library.bind(curl.easy_strerror, "curl_easy_strerror");
     library.bind(curl.slist_append, "curl_slist_append");
     library.bind(curl.slist_free_all, "curl_slist_free_all");

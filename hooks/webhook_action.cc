@@ -178,8 +178,9 @@ WebhookAction::~WebhookAction() {
 }
 
 // An easy handle of an earlier attempt when there is one: a new one costs a
-// large zeroed allocation. It was reset when it was kept, and configure()
-// sets every option an attempt depends on.
+// large zeroed allocation, and its first transfer allocates buffers that a
+// used handle already has. configure() sets every option an attempt
+// depends on.
 CURL* WebhookAction::take_handle() {
     if (idle_handles_.empty()) return libcurl().easy_init();
     CURL* easy = idle_handles_.back();
@@ -189,13 +190,21 @@ CURL* WebhookAction::take_handle() {
 
 // Keeps the attempt's handle for the next one, up to one per concurrent
 // attempt; it is out of the multi (finished, removed or never added). The
-// reset drops its options, which point into the attempt about to be freed
-// (error buffer, header list, body, callback data), and what its transfer
-// left behind, while the handle's memory is kept.
+// options that point into the attempt about to be freed (error buffer,
+// header list, body, callback data) are cleared. Not curl_easy_reset(): it
+// frees what the handle allocated for its transfers, which the next
+// attempt would allocate again, and configure() sets every option anyway.
 void WebhookAction::recycle(Attempt& attempt) {
     if (!attempt.easy || closing_ || idle_handles_.size() >= std::max(sink_.concurrency, 1u)) return;
-    libcurl().easy_reset(attempt.easy);
-    idle_handles_.push_back(attempt.easy);
+    const CurlLibrary& curl = libcurl();
+    CURL* easy = attempt.easy;
+    const bool cleared = curl.easy_setopt(easy, CURLOPT_ERRORBUFFER, static_cast<char*>(nullptr)) == CURLE_OK &&
+                         curl.easy_setopt(easy, CURLOPT_HTTPHEADER, static_cast<curl_slist*>(nullptr)) == CURLE_OK &&
+                         curl.easy_setopt(easy, CURLOPT_POSTFIELDS, static_cast<const char*>(nullptr)) == CURLE_OK &&
+                         curl.easy_setopt(easy, CURLOPT_WRITEDATA, static_cast<void*>(nullptr)) == CURLE_OK &&
+                         curl.easy_setopt(easy, CURLOPT_HEADERDATA, static_cast<void*>(nullptr)) == CURLE_OK;
+    if (!cleared) return;  // the attempt's destructor cleans the handle up
+    idle_handles_.push_back(easy);
     attempt.easy = nullptr;
 }
 
