@@ -22,9 +22,7 @@ void for_each_token(std::string_view list, auto&& fn) {
     while (start <= list.size()) {
         size_t comma = list.find(',', start);
         if (comma == std::string_view::npos) comma = list.size();
-        std::string_view token = list.substr(start, comma - start);
-        while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
-        while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+        const std::string_view token = trim_ows(list.substr(start, comma - start));
         if (!token.empty()) fn(token);
         start = comma + 1;
     }

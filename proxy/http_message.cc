@@ -13,6 +13,13 @@ bool iequals(std::string_view a, std::string_view b) {
     return true;
 }
 
+std::string_view trim_ows(std::string_view text) {
+    auto is_ows = [](char c) { return c == ' ' || c == '\t'; };
+    while (!text.empty() && is_ows(text.front())) text.remove_prefix(1);
+    while (!text.empty() && is_ows(text.back())) text.remove_suffix(1);
+    return text;
+}
+
 std::string to_lower(std::string_view text) {
     std::string out(text);
     for (char& c : out) c = lower(c);

@@ -16,6 +16,9 @@ struct HeaderField {
 };
 
 bool iequals(std::string_view a, std::string_view b);
+// `text` without the optional whitespace (spaces and tabs, RFC 9110
+// section 5.6.3) at either end.
+std::string_view trim_ows(std::string_view text);
 std::string to_lower(std::string_view text);
 
 struct MessageHead {

@@ -34,14 +34,6 @@ constexpr llhttp_settings_t kSettings = {
 
 HttpParser& self(llhttp_t* p) { return *static_cast<HttpParser*>(p->data); }
 
-bool is_ows(char c) { return c == ' ' || c == '\t'; }
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
-    while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
-    return s;
-}
-
 }  // namespace
 
 int HttpParser::cb_message_begin(llhttp_t* p) { return self(p).on_message_begin(); }
@@ -207,7 +199,7 @@ int HttpParser::on_header_value_complete() {
     }
     in_value_ = false;
     std::string& value = fields_->back().value;
-    std::string_view trimmed = trim(value);
+    std::string_view trimmed = trim_ows(value);
     if (trimmed.size() != value.size()) value = std::string(trimmed);
     return 0;
 }
@@ -225,7 +217,7 @@ int HttpParser::check_transfer_encoding() const {
         while (start <= list.size()) {
             size_t comma = list.find(',', start);
             if (comma == std::string_view::npos) comma = list.size();
-            std::string_view coding = trim(list.substr(start, comma - start));
+            std::string_view coding = trim_ows(list.substr(start, comma - start));
             if (!coding.empty()) codings.push_back(coding);
             start = comma + 1;
         }

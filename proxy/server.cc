@@ -133,9 +133,8 @@ void Server::Impl::start() {
               " hooks=" + std::to_string(config->hooks.size()));
 }
 
-// Changes arrive as a burst of events (Kubernetes swaps a symlink and
-// removes the old target; an editor writes a backup and renames): one check
-// follows the burst, and it reloads only if the file's text changed.
+// One check after each burst of changes (kReloadDebounceMs); it reloads
+// only if the file's text changed.
 void Server::Impl::watch_config() {
     uv_timer_init(&loop, &reload_timer);
     if (config_path.empty()) return;

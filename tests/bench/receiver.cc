@@ -48,6 +48,7 @@
 namespace {
 
 using afterhook::proxy::iequals;
+using afterhook::proxy::trim_ows;
 
 constexpr std::string_view keep_alive_response = "HTTP/1.1 204 No Content\r\nConnection: keep-alive\r\n\r\n";
 constexpr std::string_view close_response = "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n";
@@ -58,12 +59,6 @@ double wall_seconds() {
     timespec now{};
     clock_gettime(CLOCK_REALTIME, &now);
     return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
 }
 
 // "2026-11-22T12:40:00.123Z" (or "+00:00") as seconds since the epoch.
@@ -244,8 +239,8 @@ void Connection::on_input() {
             const std::string_view line = head.substr(line_start, line_end - line_start);
             const size_t colon = line.find(':');
             if (colon != std::string_view::npos) {
-                const std::string_view name = trim(line.substr(0, colon));
-                const std::string_view value = trim(line.substr(colon + 1));
+                const std::string_view name = trim_ows(line.substr(0, colon));
+                const std::string_view value = trim_ows(line.substr(colon + 1));
                 if (iequals(name, "content-length")) {
                     // Digits only (RFC 9110 section 8.6), within the bound.
                     const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), length);
