@@ -1,5 +1,6 @@
 #include "proxy/record_outbox.h"
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 
@@ -7,7 +8,7 @@
 
 namespace afterhook::proxy {
 
-RecordOutbox::RecordOutbox(uv_loop_t* loop, hooks::HookThread& hooks) : hooks_(hooks) {
+RecordOutbox::RecordOutbox(uv_loop_t* loop, hooks::HookThread& hooks) : hooks_(hooks), ring_(initial_ring_size) {
     uv_prepare_init(loop, &prepare_);
     prepare_.data = this;
     batch_.reserve(max_batch);
@@ -15,20 +16,41 @@ RecordOutbox::RecordOutbox(uv_loop_t* loop, hooks::HookThread& hooks) : hooks_(h
 
 // The ring's own reference is the only one left once the exchange, the hook
 // thread and every sink have let go of a record; nobody else can copy it
-// from then on. use_count() == 1 alone does not order their accesses before
+// from then on. An empty slot has never held one.
+bool RecordOutbox::free_for_reuse(const hooks::SubmittedRecord& slot) { return !slot || slot.use_count() == 1; }
+
+// use_count() == 1 alone does not order the other holders' accesses before
 // ours (the standard says as much); it does with libstdc++, which decrements
 // with acq_rel and reads use_count() relaxed: the acquire fence after that
 // read orders the reuse after everything the other holders did with it.
 hooks::SubmittedRecord RecordOutbox::take() {
+    size_t index = next_;
+    for (size_t step = 0; !free_for_reuse(ring_[index]) && step < look_ahead; ++step) {
+        index = (index + 1) % ring_.size();
+    }
+    if (!free_for_reuse(ring_[index])) {
+        index = next_;
+        grow();  // if it can, ring_[next_] is now the first of the new, empty slots
+    }
+    // The free slot found ahead changes places with the one due, so that
+    // every slot from next_ on is still visited in turn.
+    std::swap(ring_[next_], ring_[index]);
     hooks::SubmittedRecord& slot = ring_[next_];
-    next_ = (next_ + 1) % reuse_ring_size;
+    next_ = (next_ + 1) % ring_.size();
     if (slot && slot.use_count() == 1) {
         std::atomic_thread_fence(std::memory_order_acquire);
         slot->reset();
         return slot;
     }
-    slot = std::make_shared<hooks::Record>();
+    slot = std::make_shared<hooks::Record>();  // empty, or still held past the ring's bound
     return slot;
+}
+
+// Doubles the ring by inserting empty slots at next_: the held records from
+// next_ on come round again only after the new slots have all been used.
+void RecordOutbox::grow() {
+    const size_t added = std::min(ring_.size(), max_ring_size - ring_.size());
+    ring_.insert(ring_.begin() + static_cast<std::ptrdiff_t>(next_), added, hooks::SubmittedRecord{});
 }
 
 void RecordOutbox::add(const hooks::SubmittedRecord& record) {

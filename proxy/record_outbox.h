@@ -10,14 +10,20 @@
 // place and adds it back when it ends. The records live in a ring and are
 // taken again once nobody else holds them, reset but with their strings'
 // storage kept, so in the steady state a record costs no allocation and its
-// memory is allocated and freed on this worker only. A record still held
-// when its slot comes round again (a webhook retrying it, a backlog, a long
-// exchange) is left to its holders and replaced by a new one.
+// memory is allocated and freed on this worker only.
+//
+// A record still held when its slot comes round (a long exchange, a webhook
+// retrying it) is stepped over: one of the next few slots is taken instead.
+// When all of them are held, the hook thread is behind by more than the ring
+// holds, and the ring doubles, up to max_ring_size, so that a backlog does
+// not turn every exchange into an allocation on this worker and a free on
+// the hook thread, which would make both slower just when the hook thread
+// needs to catch up. Only past that bound is a held record left to its
+// holders and replaced by a new one.
 #pragma once
 
 #include <uv.h>
 
-#include <array>
 #include <cstddef>
 #include <vector>
 
@@ -33,10 +39,15 @@ class RecordOutbox {
 public:
     // A full batch goes at once, without waiting for the end of the turn.
     static constexpr size_t max_batch = 64;
-    // Records kept for reuse. Far more than a worker has in flight at once
-    // (its running exchanges, a batch, and the few the hook thread is
-    // formatting).
-    static constexpr size_t reuse_ring_size = 256;
+    // Records kept for reuse at first: far more than a worker has in flight
+    // at once while the hook thread keeps up (its running exchanges, a batch,
+    // and the few the hook thread is formatting).
+    static constexpr size_t initial_ring_size = 256;
+    // The most the ring grows to: at 20,000 requests a second on one worker,
+    // 100 ms of hook thread lag, about 2 MiB of records.
+    static constexpr size_t max_ring_size = 2048;
+    // Held slots stepped over before the ring grows.
+    static constexpr size_t look_ahead = 8;
 
     RecordOutbox(uv_loop_t* loop, hooks::HookThread& hooks);
     RecordOutbox(const RecordOutbox&) = delete;
@@ -44,6 +55,8 @@ public:
 
     // Loop thread. A reset record for a new exchange to fill.
     hooks::SubmittedRecord take();
+    // Records the ring holds now (for tests).
+    size_t ring_size() const { return ring_.size(); }
     // Loop thread. Hands a record from take() to the hook thread, after which
     // the exchange must not change it. Never blocks; a record the hook
     // thread's queue cannot take is dropped and counted there.
@@ -56,13 +69,15 @@ public:
 
 private:
     static void on_prepare(uv_prepare_t* handle);
+    static bool free_for_reuse(const hooks::SubmittedRecord& slot);
+    void grow();
 
     hooks::HookThread& hooks_;
     uv_prepare_t prepare_{};
     bool armed_ = false;
     bool closed_ = false;
     std::vector<hooks::SubmittedRecord> batch_;
-    std::array<hooks::SubmittedRecord, reuse_ring_size> ring_;
+    std::vector<hooks::SubmittedRecord> ring_;
     size_t next_ = 0;
 };
 

@@ -292,9 +292,12 @@ TEST_CASE("delivery queue: retries wait an exponential backoff with full jitter"
     CHECK(f.stats.retried == 3 * events);
     CHECK(f.log.starts.size() == 4 * events);
     // The gap between two attempts is the attempt (1 ms) plus the jittered
-    // delay in [0, cap]; the slack covers timer granularity on a busy machine.
+    // delay in [0, cap]. The slack covers a virtual machine whose CPU is taken
+    // away for a while (a 60 ms slack was exceeded on a host with 20% steal);
+    // the exact delays are Backoff's own tests, and the draws' spread is
+    // checked below.
     const uint64_t caps[] = {40, 80, 120};
-    constexpr uint64_t slack = 60;
+    constexpr uint64_t slack = 150;
     std::vector<uint64_t> after_third;
     for (int i = 0; i < events; ++i) {
         const auto gaps = gaps_between_attempts(f.log, "req-" + std::to_string(i) + "-orders");

@@ -6,7 +6,9 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "config/config.h"
 #include "hooks/hook_thread.h"
@@ -134,7 +136,7 @@ TEST_CASE("record outbox: reused records carry each exchange's own values") {
         // Written, so the hook thread has let go and the ring can reuse them.
         REQUIRE(eventually([&] { return f.delivered() == static_cast<uint64_t>(next); }));
     }
-    static_assert(turns * per_turn > 2 * RecordOutbox::reuse_ring_size, "the ring must come round twice");
+    static_assert(turns * per_turn > 2 * RecordOutbox::initial_ring_size, "the ring must come round twice");
     const auto paths = f.logged_paths();
     CHECK(paths.size() == static_cast<size_t>(turns * per_turn));
     for (int n = 0; n < turns * per_turn; ++n) {
@@ -148,7 +150,7 @@ TEST_CASE("record outbox: reused records carry each exchange's own values") {
 // in the line of the next one that used the same record.
 TEST_CASE("record outbox: a reused record keeps none of its previous values") {
     OutboxFixture f;
-    for (size_t i = 0; i < RecordOutbox::reuse_ring_size; ++i) {
+    for (size_t i = 0; i < RecordOutbox::initial_ring_size; ++i) {
         const SubmittedRecord record = f.outbox->take();
         OutboxFixture::fill(*record, static_cast<int>(i));
         record->query = "previous=1";
@@ -159,14 +161,14 @@ TEST_CASE("record outbox: a reused record keeps none of its previous values") {
         f.outbox->add(record);
     }
     uv_run(&f.loop, UV_RUN_NOWAIT);
-    REQUIRE(eventually([&] { return f.delivered() == RecordOutbox::reuse_ring_size; }));
-    for (size_t i = 0; i < RecordOutbox::reuse_ring_size; ++i) f.add(static_cast<int>(1000 + i));
+    REQUIRE(eventually([&] { return f.delivered() == RecordOutbox::initial_ring_size; }));
+    for (size_t i = 0; i < RecordOutbox::initial_ring_size; ++i) f.add(static_cast<int>(1000 + i));
     uv_run(&f.loop, UV_RUN_NOWAIT);
-    REQUIRE(eventually([&] { return f.delivered() == 2 * RecordOutbox::reuse_ring_size; }));
+    REQUIRE(eventually([&] { return f.delivered() == 2 * RecordOutbox::initial_ring_size; }));
 
     const auto lines = read_lines(f.log);
-    REQUIRE(lines.size() == 2 * RecordOutbox::reuse_ring_size);
-    for (size_t i = RecordOutbox::reuse_ring_size; i < lines.size(); ++i) {
+    REQUIRE(lines.size() == 2 * RecordOutbox::initial_ring_size);
+    for (size_t i = RecordOutbox::initial_ring_size; i < lines.size(); ++i) {
         const auto json = nlohmann::json::parse(lines[i]);
         CHECK(json.at("afterhook.outcome") == "ok");
         CHECK_FALSE(json.contains("url.query"));
@@ -183,12 +185,51 @@ TEST_CASE("record outbox: a record still held is never handed out again") {
     const SubmittedRecord held = f.outbox->take();
     OutboxFixture::fill(*held, 1);
     for (size_t round = 0; round < 3; ++round) {
-        for (size_t i = 0; i < RecordOutbox::reuse_ring_size; ++i) {
+        for (size_t i = 0; i < RecordOutbox::initial_ring_size; ++i) {
             const SubmittedRecord other = f.outbox->take();
             CHECK(other != held);
         }
     }
     CHECK(held->id == OutboxFixture::id(1));
+    CHECK(f.outbox->ring_size() == RecordOutbox::initial_ring_size);  // one held record is stepped over
+}
+
+// The hook thread far behind: every record is still held when its slot comes
+// round. The ring grows instead of handing out new records that would be
+// freed on the hook thread, and once the backlog is gone every exchange gets
+// one of the records it kept, never a new one.
+TEST_CASE("record outbox: a backlog grows the ring, whose records are reused once it clears") {
+    OutboxFixture f;
+    std::vector<SubmittedRecord> backlog;
+    std::set<const Record*> kept;
+    for (size_t i = 0; i < RecordOutbox::initial_ring_size + 1; ++i) {
+        backlog.push_back(f.outbox->take());
+        kept.insert(backlog.back().get());
+    }
+    CHECK(kept.size() == RecordOutbox::initial_ring_size + 1);
+    CHECK(f.outbox->ring_size() == 2 * RecordOutbox::initial_ring_size);
+
+    backlog.clear();  // the hook thread caught up
+    for (size_t i = 0; i < 4 * RecordOutbox::initial_ring_size; ++i) {
+        const SubmittedRecord record = f.outbox->take();
+        if (i < 2 * RecordOutbox::initial_ring_size) kept.insert(record.get());
+        CHECK(kept.count(record.get()) == 1);
+    }
+    CHECK(f.outbox->ring_size() == 2 * RecordOutbox::initial_ring_size);
+}
+
+// A backlog longer than the ring may grow to: the ring stops at its bound
+// and past it every exchange still gets a record nobody else holds.
+TEST_CASE("record outbox: the ring never grows past its bound") {
+    OutboxFixture f;
+    std::vector<SubmittedRecord> backlog;
+    std::set<const Record*> distinct;
+    for (size_t i = 0; i < RecordOutbox::max_ring_size + 100; ++i) {
+        backlog.push_back(f.outbox->take());
+        distinct.insert(backlog.back().get());
+    }
+    CHECK(distinct.size() == backlog.size());
+    CHECK(f.outbox->ring_size() == RecordOutbox::max_ring_size);
 }
 
 TEST_CASE("Record::reset gives back a default record") {
