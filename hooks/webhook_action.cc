@@ -12,6 +12,7 @@
 #include "hooks/signature.h"
 #include "hooks/template_render.h"
 #include "hooks/timestamp.h"
+#include "proxy/http_message.h"
 #include "proxy/log.h"
 
 namespace afterhook::hooks {
@@ -22,22 +23,16 @@ using std::chrono::milliseconds;
 
 constexpr int64_t kMaxRetryAfterSeconds = 1'000'000'000;  // bounds the arithmetic, not the policy
 
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
-    return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
-        auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-        return lower(x) == lower(y);
-    });
-}
+using proxy::iequals;
 
 bool starts_with_ignoring_case(std::string_view text, std::string_view prefix) {
-    return text.size() >= prefix.size() && equals_ignoring_case(text.substr(0, prefix.size()), prefix);
+    return text.size() >= prefix.size() && iequals(text.substr(0, prefix.size()), prefix);
 }
 
-std::string_view trim(std::string_view text) {
-    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r' || text.back() == '\n'))
-        text.remove_suffix(1);
-    return text;
+// A header line from libcurl's header callback still ends with its CRLF.
+std::string_view without_line_end(std::string_view line) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.remove_suffix(1);
+    return line;
 }
 
 // A rendered header value comes partly from what the client sent: line
@@ -60,8 +55,8 @@ std::string printable(std::string_view text) {
 }
 
 bool is_signature_header(std::string_view name) {
-    return equals_ignoring_case(name, "webhook-id") || equals_ignoring_case(name, "webhook-timestamp") ||
-           equals_ignoring_case(name, "webhook-signature");
+    return iequals(name, "webhook-id") || iequals(name, "webhook-timestamp") ||
+           iequals(name, "webhook-signature");
 }
 
 const char* content_type_for(const config::WebhookSink& sink) {
@@ -134,7 +129,7 @@ struct WebhookAction::Attempt {
 };
 
 std::optional<milliseconds> parse_retry_after(std::string_view value, std::chrono::system_clock::time_point now) {
-    value = trim(value);
+    value = proxy::trim_ows(without_line_end(value));
     if (value.empty()) return std::nullopt;
     if (std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
         int64_t seconds = 0;
@@ -260,7 +255,7 @@ bool WebhookAction::build_headers(const Delivery& delivery, bool has_body, const
     std::vector<std::string> lines;
     bool content_type_set = false;
     for (const auto& [name, tmpl] : sink_.headers) {
-        if (equals_ignoring_case(name, "content-type")) {
+        if (iequals(name, "content-type")) {
             if (cloudevents) continue;  // structured mode fixes the media type
             content_type_set = true;
         }
