@@ -23,27 +23,51 @@ bool RecordOutbox::free_for_reuse(const hooks::SubmittedRecord& slot) { return !
 // ours (the standard says as much); it does with libstdc++, which decrements
 // with acq_rel and reads use_count() relaxed: the acquire fence after that
 // read orders the reuse after everything the other holders did with it.
+//
+// Held slots stay where they are: the cursor passes them and they are looked
+// at again one lap later.
 hooks::SubmittedRecord RecordOutbox::take() {
     size_t index = next_;
-    for (size_t step = 0; !free_for_reuse(ring_[index]) && step < look_ahead; ++step) {
+    size_t held = 0;
+    while (!free_for_reuse(ring_[index]) && held <= look_ahead) {
+        ++held;
         index = (index + 1) % ring_.size();
     }
-    if (!free_for_reuse(ring_[index])) {
+    if (held > look_ahead) {  // no free record near the cursor
         index = next_;
-        grow();  // if it can, ring_[next_] is now the first of the new, empty slots
+        held = 0;
+        if (behind() && ring_.size() < max_ring_size) {
+            grow();  // ring_[next_] is now the first of the new, empty slots
+        } else {
+            held = 1;  // ring_[next_] gets a new record; its holders keep the old one
+        }
     }
-    // The free slot found ahead changes places with the one due, so that
-    // every slot from next_ on is still visited in turn.
-    std::swap(ring_[next_], ring_[index]);
-    hooks::SubmittedRecord& slot = ring_[next_];
-    next_ = (next_ + 1) % ring_.size();
+    pass(index, held);
+    hooks::SubmittedRecord& slot = ring_[index];
     if (slot && slot.use_count() == 1) {
         std::atomic_thread_fence(std::memory_order_acquire);
         slot->reset();
         return slot;
     }
-    slot = std::make_shared<hooks::Record>();  // empty, or still held past the ring's bound
+    slot = std::make_shared<hooks::Record>();  // an empty slot, or a held one replaced
     return slot;
+}
+
+// Most of what the cursor passed in this lap or the last was still held: the
+// hook thread is behind by about the whole ring, not held up by a few long
+// exchanges (each of which holds its record for as long as it runs).
+bool RecordOutbox::behind() const { return 2 * std::max(held_this_lap_, held_last_lap_) > ring_.size(); }
+
+// Moves the cursor past ring_[index], counting the `held` slots it passed on
+// the way there (or replaced there); a lap ends when the cursor wraps.
+void RecordOutbox::pass(size_t index, size_t held) {
+    held_this_lap_ += held;
+    const size_t from = next_;
+    next_ = (index + 1) % ring_.size();
+    if (next_ <= from) {
+        held_last_lap_ = held_this_lap_;
+        held_this_lap_ = 0;
+    }
 }
 
 // Doubles the ring by inserting empty slots at next_: the held records from

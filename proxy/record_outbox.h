@@ -12,14 +12,17 @@
 // storage kept, so in the steady state a record costs no allocation and its
 // memory is allocated and freed on this worker only.
 //
-// A record still held when its slot comes round (a long exchange, a webhook
-// retrying it) is stepped over: one of the next few slots is taken instead.
-// When all of them are held, the hook thread is behind by more than the ring
-// holds, and the ring doubles, up to max_ring_size, so that a backlog does
-// not turn every exchange into an allocation on this worker and a free on
-// the hook thread, which would make both slower just when the hook thread
-// needs to catch up. Only past that bound is a held record left to its
-// holders and replaced by a new one.
+// A record still held when the cursor reaches it (a long exchange, a webhook
+// retrying it) stays in its slot and the cursor passes it; one of the next
+// few slots is taken instead. When all of them are held and most of the
+// slots passed in this lap or the last one were held too, the hook thread is
+// behind by more than the ring holds, and the ring doubles, up to
+// max_ring_size, so that a backlog does not turn every exchange into an
+// allocation on this worker and a free on the hook thread, which would make
+// both slower just when the hook thread needs to catch up. Otherwise (a few
+// long exchanges side by side, or a ring at its bound) the held record at the
+// cursor is left to its holders and its slot gets a new one. The ring does
+// not shrink: after a backlog it keeps what it grew to, within its bound.
 #pragma once
 
 #include <uv.h>
@@ -44,9 +47,11 @@ public:
     // and the few the hook thread is formatting).
     static constexpr size_t initial_ring_size = 256;
     // The most the ring grows to: at 20,000 requests a second on one worker,
-    // 100 ms of hook thread lag, about 2 MiB of records.
+    // 100 ms of hook thread lag. A record is about 600 bytes plus the strings
+    // it keeps (reset() bounds them), so about 2 MiB for ordinary requests.
     static constexpr size_t max_ring_size = 2048;
-    // Held slots stepped over before the ring grows.
+    // Held slots passed, after the one at the cursor, before take() decides
+    // between growing the ring and replacing the record at the cursor.
     static constexpr size_t look_ahead = 8;
 
     RecordOutbox(uv_loop_t* loop, hooks::HookThread& hooks);
@@ -70,6 +75,8 @@ public:
 private:
     static void on_prepare(uv_prepare_t* handle);
     static bool free_for_reuse(const hooks::SubmittedRecord& slot);
+    bool behind() const;
+    void pass(size_t index, size_t held);
     void grow();
 
     hooks::HookThread& hooks_;
@@ -78,7 +85,9 @@ private:
     bool closed_ = false;
     std::vector<hooks::SubmittedRecord> batch_;
     std::vector<hooks::SubmittedRecord> ring_;
-    size_t next_ = 0;
+    size_t next_ = 0;           // the cursor: the slot looked at first
+    size_t held_this_lap_ = 0;  // held slots the cursor passed in this lap
+    size_t held_last_lap_ = 0;  // and in the one before
 };
 
 }  // namespace afterhook::proxy

@@ -179,10 +179,12 @@ TEST_CASE("record outbox: a reused record keeps none of its previous values") {
 }
 
 // An exchange that runs while the ring comes round (a long download, a
-// tunnel) keeps its record: take() never hands it to another exchange.
-TEST_CASE("record outbox: a record still held is never handed out again") {
+// tunnel) keeps its record: take() never hands it to another exchange, and
+// the record stays in the ring, to be used again once the exchange is over.
+TEST_CASE("record outbox: a record still held is passed over and used again once it is free") {
     OutboxFixture f;
-    const SubmittedRecord held = f.outbox->take();
+    SubmittedRecord held = f.outbox->take();
+    const Record* const kept = held.get();
     OutboxFixture::fill(*held, 1);
     for (size_t round = 0; round < 3; ++round) {
         for (size_t i = 0; i < RecordOutbox::initial_ring_size; ++i) {
@@ -191,7 +193,27 @@ TEST_CASE("record outbox: a record still held is never handed out again") {
         }
     }
     CHECK(held->id == OutboxFixture::id(1));
-    CHECK(f.outbox->ring_size() == RecordOutbox::initial_ring_size);  // one held record is stepped over
+    CHECK(f.outbox->ring_size() == RecordOutbox::initial_ring_size);
+
+    held.reset();  // the exchange is over
+    bool taken_again = false;
+    for (size_t i = 0; i < RecordOutbox::initial_ring_size && !taken_again; ++i) {
+        taken_again = f.outbox->take().get() == kept;
+    }
+    CHECK(taken_again);
+}
+
+// Long exchanges side by side hold a run of slots longer than take() looks
+// ahead, lap after lap. That is not a backlog: the ring keeps its size.
+TEST_CASE("record outbox: a run of long exchanges does not grow the ring") {
+    OutboxFixture f;
+    std::vector<SubmittedRecord> long_exchanges;
+    for (size_t i = 0; i < 2 * (RecordOutbox::look_ahead + 1); ++i) long_exchanges.push_back(f.outbox->take());
+    for (size_t i = 0; i < 20 * RecordOutbox::initial_ring_size; ++i) {
+        const SubmittedRecord record = f.outbox->take();
+        for (const auto& held : long_exchanges) REQUIRE(record != held);
+    }
+    CHECK(f.outbox->ring_size() == RecordOutbox::initial_ring_size);
 }
 
 // The hook thread far behind: every record is still held when its slot comes
@@ -201,21 +223,20 @@ TEST_CASE("record outbox: a record still held is never handed out again") {
 TEST_CASE("record outbox: a backlog grows the ring, whose records are reused once it clears") {
     OutboxFixture f;
     std::vector<SubmittedRecord> backlog;
-    std::set<const Record*> kept;
-    for (size_t i = 0; i < RecordOutbox::initial_ring_size + 1; ++i) {
+    std::set<const Record*> distinct;
+    for (size_t i = 0; i < 4 * RecordOutbox::initial_ring_size; ++i) {
         backlog.push_back(f.outbox->take());
-        kept.insert(backlog.back().get());
+        distinct.insert(backlog.back().get());
     }
-    CHECK(kept.size() == RecordOutbox::initial_ring_size + 1);
-    CHECK(f.outbox->ring_size() == 2 * RecordOutbox::initial_ring_size);
+    CHECK(distinct.size() == backlog.size());
+    const size_t grown = f.outbox->ring_size();
+    CHECK(grown > RecordOutbox::initial_ring_size);
 
     backlog.clear();  // the hook thread caught up
-    for (size_t i = 0; i < 4 * RecordOutbox::initial_ring_size; ++i) {
-        const SubmittedRecord record = f.outbox->take();
-        if (i < 2 * RecordOutbox::initial_ring_size) kept.insert(record.get());
-        CHECK(kept.count(record.get()) == 1);
-    }
-    CHECK(f.outbox->ring_size() == 2 * RecordOutbox::initial_ring_size);
+    std::set<const Record*> kept;
+    for (size_t i = 0; i < grown; ++i) kept.insert(f.outbox->take().get());
+    for (size_t i = 0; i < 2 * grown; ++i) CHECK(kept.count(f.outbox->take().get()) == 1);
+    CHECK(f.outbox->ring_size() == grown);
 }
 
 // A backlog longer than the ring may grow to: the ring stops at its bound
@@ -224,7 +245,7 @@ TEST_CASE("record outbox: the ring never grows past its bound") {
     OutboxFixture f;
     std::vector<SubmittedRecord> backlog;
     std::set<const Record*> distinct;
-    for (size_t i = 0; i < RecordOutbox::max_ring_size + 100; ++i) {
+    for (size_t i = 0; i < 8 * RecordOutbox::max_ring_size; ++i) {
         backlog.push_back(f.outbox->take());
         distinct.insert(backlog.back().get());
     }
