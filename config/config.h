@@ -1,6 +1,6 @@
 // The configuration as plain values. Nothing here knows about YAML: the
-// loader (loader.cc) is the only file that includes yaml-cpp, and the rest of
-// afterhook reads these structs only.
+// loader (config/loader.h and the files it names) is all that includes
+// yaml-cpp, and the rest of afterhook reads these structs only.
 #pragma once
 
 #include <chrono>

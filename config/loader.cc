@@ -484,7 +484,6 @@ void Loader::read_bool(const Located& at, bool& out) {
     out = *flag;
 }
 
-
 // Calls `visit` with each item of a list, located at its own mark.
 void Loader::for_each_item(const Located& at, std::string_view what,
                            const std::function<void(const Located&, std::size_t)>& visit) {
@@ -550,11 +549,9 @@ bool read_file(const std::string& path, std::string& out, std::string& problem) 
     return ok;
 }
 
-
 }  // namespace
 
 using loading::Loader;
-
 
 LoadResult load_string(const std::string& yaml, const std::string& name) {
     try {

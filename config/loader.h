@@ -1,9 +1,9 @@
 // The YAML loader's internals, shared by the files that read each part of a
 // config: config/loader.cc (the document, the proxy's settings and the
-// entry points of config.h), config/hook_loader.cc (the hook list, filters
-// and sinks) and config/sink_loader.cc (the settings of webhook and exec
-// sinks). Only these files include yaml-cpp; everything they produce is
-// plain values from config.h.
+// entry points of config.h), config/hook_loader.cc (the hook list, filters,
+// sinks and exec commands) and config/sink_loader.cc (the webhook settings,
+// and the retry and queue settings of every queued sink). Only these files
+// include yaml-cpp; everything they produce is plain values from config.h.
 #pragma once
 
 #include <yaml-cpp/yaml.h>

@@ -1,5 +1,6 @@
-// The settings of webhook and exec sinks: URL, method, headers, body (text
-// or a JSON template), format, retry, queue and signing.
+// The settings of a webhook sink (URL, method, headers, body as text or a
+// JSON template, format, signing) and the retry and queue settings that
+// webhook and exec sinks share.
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>

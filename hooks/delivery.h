@@ -23,6 +23,9 @@ struct Delivery {
     TriggerParams trigger;  // params of the app trigger that named this hook (empty otherwise)
     std::string id;         // stable across retries (webhook-id): "<request id>-<hook name>"
     unsigned attempt = 0;   // 1 for the first attempt
+    // The backoff drawn after the previous attempt failed (0 before the
+    // first): how long the queue meant this attempt to wait.
+    std::chrono::milliseconds backoff{0};
 };
 
 struct AttemptResult {

@@ -200,6 +200,7 @@ void DeliveryQueue::schedule_retry(Entry entry, const AttemptResult& result) {
         drop_oldest_held();
     }
     const auto delay = backoff_.delay(entry.delivery.attempt, result.retry_after);
+    entry.delivery.backoff = delay;
     entry.retry_due = uv_now(loop_) + static_cast<uint64_t>(delay.count());
     retry_due_.emplace(entry.retry_due, entry.seq);
     retrying_.emplace(entry.seq, std::move(entry));
