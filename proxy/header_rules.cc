@@ -17,17 +17,6 @@ bool protected_from_connection(std::string_view name) {
     return iequals(name, "host") || iequals(name, "content-length") || iequals(name, "x-request-id");
 }
 
-void for_each_token(std::string_view list, auto&& fn) {
-    size_t start = 0;
-    while (start <= list.size()) {
-        size_t comma = list.find(',', start);
-        if (comma == std::string_view::npos) comma = list.size();
-        const std::string_view token = trim_ows(list.substr(start, comma - start));
-        if (!token.empty()) fn(token);
-        start = comma + 1;
-    }
-}
-
 // Room for the head's own fields and what afterhook adds, so that building
 // it grows `out` once at most.
 void reserve_for(std::string& out, const MessageHead& head, size_t extra) {
@@ -58,7 +47,7 @@ ConnectionNames connection_names(const MessageHead& head) {
     ConnectionNames result;
     for (const auto& field : head.fields) {
         if (!iequals(field.name, "connection") && !iequals(field.name, "proxy-connection")) continue;
-        for_each_token(field.value, [&](std::string_view token) {
+        for_each_list_element(field.value, [&](std::string_view token) {
             if (!is_hop_by_hop(token)) result.names.push_back(token);
         });
     }

@@ -19,6 +19,20 @@ bool iequals(std::string_view a, std::string_view b);
 // `text` without the optional whitespace (spaces and tabs, RFC 9110
 // section 5.6.3) at either end.
 std::string_view trim_ows(std::string_view text);
+// Calls `fn` with each element of a comma-separated field value, without
+// its optional whitespace; empty elements are skipped (RFC 9110 section
+// 5.6.1).
+template <typename Fn>
+void for_each_list_element(std::string_view list, Fn&& fn) {
+    size_t start = 0;
+    while (start <= list.size()) {
+        size_t comma = list.find(',', start);
+        if (comma == std::string_view::npos) comma = list.size();
+        const std::string_view element = trim_ows(list.substr(start, comma - start));
+        if (!element.empty()) fn(element);
+        start = comma + 1;
+    }
+}
 std::string to_lower(std::string_view text);
 
 struct MessageHead {

@@ -212,15 +212,7 @@ int HttpParser::check_transfer_encoding() const {
     std::vector<std::string_view> codings;
     for (const auto& field : head_.fields) {
         if (!iequals(field.name, "transfer-encoding")) continue;
-        std::string_view list = field.value;
-        size_t start = 0;
-        while (start <= list.size()) {
-            size_t comma = list.find(',', start);
-            if (comma == std::string_view::npos) comma = list.size();
-            std::string_view coding = trim_ows(list.substr(start, comma - start));
-            if (!coding.empty()) codings.push_back(coding);
-            start = comma + 1;
-        }
+        for_each_list_element(field.value, [&](std::string_view coding) { codings.push_back(coding); });
     }
     if (codings.empty() || !iequals(codings.back(), "chunked")) return 400;
     return codings.size() == 1 ? 0 : 501;
