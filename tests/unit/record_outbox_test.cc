@@ -73,6 +73,20 @@ struct OutboxFixture {
 
     uint64_t delivered() const { return hooks.counters().at(0).delivered; }
 
+    // Records taken and still held, as by exchanges still running or by a
+    // hook thread that has not reached them.
+    std::vector<SubmittedRecord> hold(size_t count) {
+        std::vector<SubmittedRecord> held;
+        for (size_t i = 0; i < count; ++i) held.push_back(outbox->take());
+        return held;
+    }
+
+    static bool all_distinct(const std::vector<SubmittedRecord>& records) {
+        std::set<const Record*> distinct;
+        for (const auto& record : records) distinct.insert(record.get());
+        return distinct.size() == records.size();
+    }
+
     // What an exchange does: take a record, fill it, hand it over.
     void add(int n) {
         const SubmittedRecord record = outbox->take();
@@ -207,8 +221,7 @@ TEST_CASE("record outbox: a record still held is passed over and used again once
 // ahead, lap after lap. That is not a backlog: the ring keeps its size.
 TEST_CASE("record outbox: a run of long exchanges does not grow the ring") {
     OutboxFixture f;
-    std::vector<SubmittedRecord> long_exchanges;
-    for (size_t i = 0; i < 2 * (RecordOutbox::look_ahead + 1); ++i) long_exchanges.push_back(f.outbox->take());
+    const std::vector<SubmittedRecord> long_exchanges = f.hold(2 * (RecordOutbox::look_ahead + 1));
     for (size_t i = 0; i < 20 * RecordOutbox::initial_ring_size; ++i) {
         const SubmittedRecord record = f.outbox->take();
         for (const auto& held : long_exchanges) REQUIRE(record != held);
@@ -222,13 +235,8 @@ TEST_CASE("record outbox: a run of long exchanges does not grow the ring") {
 // one of the records it kept, never a new one.
 TEST_CASE("record outbox: a backlog grows the ring, whose records are reused once it clears") {
     OutboxFixture f;
-    std::vector<SubmittedRecord> backlog;
-    std::set<const Record*> distinct;
-    for (size_t i = 0; i < 4 * RecordOutbox::initial_ring_size; ++i) {
-        backlog.push_back(f.outbox->take());
-        distinct.insert(backlog.back().get());
-    }
-    CHECK(distinct.size() == backlog.size());
+    std::vector<SubmittedRecord> backlog = f.hold(4 * RecordOutbox::initial_ring_size);
+    CHECK(OutboxFixture::all_distinct(backlog));
     const size_t grown = f.outbox->ring_size();
     CHECK(grown > RecordOutbox::initial_ring_size);
 
@@ -243,13 +251,8 @@ TEST_CASE("record outbox: a backlog grows the ring, whose records are reused onc
 // and past it every exchange still gets a record nobody else holds.
 TEST_CASE("record outbox: the ring never grows past its bound") {
     OutboxFixture f;
-    std::vector<SubmittedRecord> backlog;
-    std::set<const Record*> distinct;
-    for (size_t i = 0; i < 8 * RecordOutbox::max_ring_size; ++i) {
-        backlog.push_back(f.outbox->take());
-        distinct.insert(backlog.back().get());
-    }
-    CHECK(distinct.size() == backlog.size());
+    const std::vector<SubmittedRecord> backlog = f.hold(8 * RecordOutbox::max_ring_size);
+    CHECK(OutboxFixture::all_distinct(backlog));
     CHECK(f.outbox->ring_size() == RecordOutbox::max_ring_size);
 }
 
