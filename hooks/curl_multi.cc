@@ -1,5 +1,8 @@
 #include "hooks/curl_multi.h"
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <stdexcept>
@@ -69,6 +72,13 @@ void CurlMulti::apply_connection_limits() {
 
 bool CurlMulti::add(CURL* easy, Completed completed) {
     if (closing_ || !easy) return false;
+    const CurlLibrary& curl = libcurl();
+    if (curl.easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, &CurlMulti::on_open_socket) != CURLE_OK ||
+        curl.easy_setopt(easy, CURLOPT_OPENSOCKETDATA, this) != CURLE_OK ||
+        curl.easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, &CurlMulti::on_close_socket) != CURLE_OK ||
+        curl.easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, this) != CURLE_OK) {
+        return false;
+    }
     // Registered first: adding may already call back into the multi.
     auto [it, inserted] = transfers_.emplace(easy, std::move(completed));
     if (!inserted) return false;
@@ -100,7 +110,8 @@ void CurlMulti::close(std::function<void()> closed) {
     cancelled_ = std::move(transfers_);
     transfers_.clear();
     // Polls stop before libcurl closes their sockets in curl_multi_cleanup.
-    const std::vector<SocketPoll*> polls(polls_.begin(), polls_.end());
+    std::vector<SocketPoll*> polls;
+    for (const auto& [fd, poll] : polls_) polls.push_back(poll);
     for (SocketPoll* poll : polls) unwatch_socket(poll);
     ++handles_closing_;
     uv_close(as_handle(&timer_), &CurlMulti::on_handle_closed);
@@ -112,12 +123,24 @@ int CurlMulti::on_socket(CURL*, curl_socket_t fd, int what, void* userp, void* s
     return static_cast<CurlMulti*>(userp)->watch_socket(fd, what, static_cast<SocketPoll*>(socketp));
 }
 
+curl_socket_t CurlMulti::on_open_socket(void* clientp, curlsocktype, curl_sockaddr* address) {
+    return static_cast<CurlMulti*>(clientp)->open_socket(*address);
+}
+
+int CurlMulti::on_close_socket(void* clientp, curl_socket_t fd) {
+    return static_cast<CurlMulti*>(clientp)->close_socket(fd);
+}
+
 int CurlMulti::on_timer_change(CURLM*, long timeout_ms, void* userp) {
     return static_cast<CurlMulti*>(userp)->set_timer(timeout_ms);
 }
 
 void CurlMulti::on_poll(uv_poll_t* poll, int status, int events) {
     auto* socket = static_cast<SocketPoll*>(poll->data);
+    if (!socket->watched) {  // an idle connection turned readable: libcurl finds out when it next looks
+        socket->owner->run_poll(socket, 0);
+        return;
+    }
     int flags = 0;
     if (status < 0) flags |= CURL_CSELECT_ERR;
     if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
@@ -139,38 +162,88 @@ void CurlMulti::on_handle_closed(uv_handle_t* handle) {
 }
 
 // libcurl asks us to watch `fd` for `what`. `poll` is what curl_multi_assign
-// attached to the socket earlier (null for a socket we have not seen).
+// attached to the socket earlier (null for a socket it has not watched
+// since its last CURL_POLL_REMOVE).
 int CurlMulti::watch_socket(curl_socket_t fd, int what, SocketPoll* poll) {
     if (closing_) return 0;
     if (what == CURL_POLL_REMOVE) {
-        if (poll) {
-            libcurl().multi_assign(multi_, fd, nullptr);
+        if (!poll) return 0;
+        libcurl().multi_assign(multi_, fd, nullptr);
+        poll->watched = false;
+        if (!poll->connection) {
             unwatch_socket(poll);
+        } else if (poll->events & UV_WRITABLE) {
+            run_poll(poll, 0);  // a socket is nearly always writable: only reading may go on idle
         }
         return 0;
     }
     if (!poll) {
-        poll = new SocketPoll;
-        poll->owner = this;
-        poll->fd = fd;
-        if (uv_poll_init_socket(loop_, &poll->poll, fd) != 0) {
-            delete poll;  // never initialised, so there is no handle to close
-            return -1;
-        }
-        poll->poll.data = poll;
-        polls_.insert(poll);
+        const auto known = polls_.find(fd);
+        poll = known != polls_.end() ? known->second : make_poll(fd, false);
+        if (!poll) return -1;
         libcurl().multi_assign(multi_, fd, poll);
     }
+    poll->watched = true;
     int events = 0;
     if (what & CURL_POLL_IN) events |= UV_READABLE;
     if (what & CURL_POLL_OUT) events |= UV_WRITABLE;
-    return uv_poll_start(&poll->poll, events, &CurlMulti::on_poll) == 0 ? 0 : -1;
+    return run_poll(poll, events) ? 0 : -1;
+}
+
+// A poll for `fd`, not running yet; null if libuv refuses the socket.
+CurlMulti::SocketPoll* CurlMulti::make_poll(curl_socket_t fd, bool connection) {
+    auto* poll = new SocketPoll;
+    poll->owner = this;
+    poll->fd = fd;
+    poll->connection = connection;
+    if (uv_poll_init_socket(loop_, &poll->poll, fd) != 0) {
+        delete poll;  // never initialised, so there is no handle to close
+        return nullptr;
+    }
+    poll->poll.data = poll;
+    polls_.emplace(fd, poll);
+    return poll;
+}
+
+// Runs the poll for `events` (0 stops it); false if libuv refuses. libuv's uv_poll_start always
+// takes the socket out of epoll and puts it back, so an unchanged set is
+// left alone.
+bool CurlMulti::run_poll(SocketPoll* poll, int events) {
+    if (events == poll->events) return true;
+    const int result = events == 0 ? uv_poll_stop(&poll->poll) : uv_poll_start(&poll->poll, events, &CurlMulti::on_poll);
+    poll->events = result == 0 ? events : 0;
+    return result == 0;
 }
 
 void CurlMulti::unwatch_socket(SocketPoll* poll) {
-    polls_.erase(poll);
+    polls_.erase(poll->fd);
     ++handles_closing_;
     uv_close(as_handle(&poll->poll), &CurlMulti::on_handle_closed);
+}
+
+// libcurl opens a connection socket (close-on-exec: an exec hook's command
+// must not inherit it) and we make its poll. A poll left under the same
+// number belongs to a socket libcurl closed without telling us (it does not
+// do that with its connections): it is closed first, so that libuv never
+// sees two polls for one descriptor.
+curl_socket_t CurlMulti::open_socket(const curl_sockaddr& address) {
+    const curl_socket_t fd = ::socket(address.family, address.socktype | SOCK_CLOEXEC, address.protocol);
+    if (fd == CURL_SOCKET_BAD || closing_) return fd;
+    if (const auto stale = polls_.find(fd); stale != polls_.end()) unwatch_socket(stale->second);
+    if (!make_poll(fd, true)) {
+        ::close(fd);
+        return CURL_SOCKET_BAD;
+    }
+    return fd;
+}
+
+// libcurl closes a socket (after a CURL_POLL_REMOVE if it was watched): its
+// poll is closed first, which takes the descriptor out of the loop's epoll
+// set, and only then the descriptor. During close() the polls are already
+// closing.
+int CurlMulti::close_socket(curl_socket_t fd) {
+    if (const auto known = polls_.find(fd); known != polls_.end()) unwatch_socket(known->second);
+    return ::close(fd);
 }
 
 // libcurl wants to be called back in `timeout_ms` (0: as soon as possible,

@@ -25,6 +25,7 @@
 #include "hooks/delivery.h"
 #include "hooks/exec_action.h"
 #include "hooks/record.h"
+#include "tests/unit/hooks_test_loop.h"
 
 namespace fs = std::filesystem;
 using afterhook::hooks::Action;
@@ -39,6 +40,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
+using afterhook::test::run_loop_until;
 using afterhook::test::TempDir;
 
 std::string read_file(const fs::path& file) {
@@ -102,18 +104,7 @@ struct TestLoop {
     }
 
     bool run_until(const std::function<bool()>& done, std::chrono::milliseconds timeout = 10s) {
-        uv_timer_t tick;
-        uv_timer_init(&loop, &tick);
-        uv_timer_start(&tick, [](uv_timer_t*) {}, 5, 5);
-        const auto deadline = std::chrono::steady_clock::now() + timeout;
-        bool met = done();
-        while (!met && std::chrono::steady_clock::now() < deadline) {
-            uv_run(&loop, UV_RUN_ONCE);
-            met = done();
-        }
-        uv_close(reinterpret_cast<uv_handle_t*>(&tick), nullptr);
-        uv_run(&loop, UV_RUN_NOWAIT);
-        return met;
+        return run_loop_until(&loop, done, timeout);
     }
 };
 

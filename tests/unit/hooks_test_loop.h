@@ -9,6 +9,25 @@
 
 namespace afterhook::test {
 
+// Runs `loop` until `done()` holds or `timeout` passes. A repeating timer
+// keeps each iteration short whatever else is (not) active, so a condition
+// another thread makes true is seen within milliseconds.
+inline bool run_loop_until(uv_loop_t* loop, const std::function<bool()>& done,
+                           std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    uv_timer_t tick;
+    uv_timer_init(loop, &tick);
+    uv_timer_start(&tick, [](uv_timer_t*) {}, 2, 2);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    bool met = done();
+    while (!met && std::chrono::steady_clock::now() < deadline) {
+        uv_run(loop, UV_RUN_ONCE);
+        met = done();
+    }
+    uv_close(reinterpret_cast<uv_handle_t*>(&tick), nullptr);
+    uv_run(loop, UV_RUN_NOWAIT);  // the tick's close callback, before `tick` goes away
+    return met;
+}
+
 struct TestLoop {
     uv_loop_t loop{};
     TestLoop() { REQUIRE(uv_loop_init(&loop) == 0); }
@@ -19,21 +38,8 @@ struct TestLoop {
     TestLoop(const TestLoop&) = delete;
     TestLoop& operator=(const TestLoop&) = delete;
 
-    // Runs the loop until `done()` holds or the deadline passes. A repeating
-    // timer keeps each iteration short whatever else is (not) active.
     bool run_until(const std::function<bool()>& done, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-        uv_timer_t tick;
-        uv_timer_init(&loop, &tick);
-        uv_timer_start(&tick, [](uv_timer_t*) {}, 2, 2);
-        const auto deadline = std::chrono::steady_clock::now() + timeout;
-        bool met = done();
-        while (!met && std::chrono::steady_clock::now() < deadline) {
-            uv_run(&loop, UV_RUN_ONCE);
-            met = done();
-        }
-        uv_close(reinterpret_cast<uv_handle_t*>(&tick), nullptr);
-        uv_run(&loop, UV_RUN_NOWAIT);  // the tick's close callback, before `tick` goes away
-        return met;
+        return run_loop_until(&loop, done, timeout);
     }
 
     // Runs the loop for `duration` of loop time, whatever happens.

@@ -1,5 +1,6 @@
 #include <curl/curl.h>
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <uv.h>
 
 #include <atomic>
@@ -22,6 +23,7 @@ using afterhook::test::compile;
 using afterhook::test::HttpReceiver;
 using afterhook::test::ReceivedRequest;
 using afterhook::test::Reply;
+using afterhook::test::run_loop_until;
 using afterhook::test::sample_delivery;
 using afterhook::test::status_name;
 using afterhook::test::WebhookHarness;
@@ -43,6 +45,26 @@ Reply hang() {
     return reply;
 }
 
+// The loop's uv_poll_t handles that are not closing, and how many of them run.
+struct Polls {
+    std::vector<uv_poll_t*> all;
+    size_t running = 0;
+};
+
+Polls polls_of(uv_loop_t* loop) {
+    Polls polls;
+    uv_walk(
+        loop,
+        [](uv_handle_t* handle, void* arg) {
+            if (handle->type != UV_POLL || uv_is_closing(handle)) return;
+            auto* found = static_cast<Polls*>(arg);
+            found->all.push_back(reinterpret_cast<uv_poll_t*>(handle));
+            if (uv_is_active(handle)) ++found->running;
+        },
+        &polls);
+    return polls;
+}
+
 }  // namespace
 
 TEST_CASE("curl multi: sequential attempts reuse one connection") {
@@ -53,6 +75,55 @@ TEST_CASE("curl multi: sequential attempts reuse one connection") {
     REQUIRE(requests.size() == 5);
     for (const auto& request : requests) CHECK(request.connection == 1);
     CHECK(receiver.accepts() == 1);
+}
+
+// An idle connection keeps its poll, running for reading, so the next
+// transfer on it costs no handle and no epoll change; its socket is
+// close-on-exec, so an exec hook's command never inherits it.
+TEST_CASE("curl multi: a kept-alive connection keeps one poll from transfer to transfer") {
+    HttpReceiver receiver;
+    WebhookHarness harness(sink_to(receiver));
+    REQUIRE(harness.attempt(sample_delivery("req-0")).status == Status::delivered);
+    const Polls first = polls_of(harness.loop());
+    REQUIRE(first.all.size() == 1);
+    CHECK(first.running == 1);
+    uv_os_fd_t fd = -1;
+    REQUIRE(uv_fileno(reinterpret_cast<uv_handle_t*>(first.all[0]), &fd) == 0);
+    CHECK((::fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0);
+    for (int i = 1; i < 4; ++i) {
+        REQUIRE(harness.attempt(sample_delivery("req-" + std::to_string(i))).status == Status::delivered);
+        const Polls now = polls_of(harness.loop());
+        REQUIRE(now.all.size() == 1);
+        CHECK(now.all[0] == first.all[0]);
+        CHECK(now.running == 1);
+    }
+    CHECK(receiver.accepts() == 1);
+}
+
+// The receiver closes an idle connection without having said so: the poll
+// still running on it sees the end of the stream once and stops (a running
+// poll on a socket at EOF would wake the loop for ever); the next attempt
+// finds the connection dead, closes it with its poll and opens another.
+TEST_CASE("curl multi: an idle connection the receiver closes stops being polled and is replaced") {
+    std::atomic<int> answered{0};
+    HttpReceiver receiver([&](const ReceivedRequest&) {
+        Reply reply;
+        reply.close_after = ++answered == 1;
+        return reply;
+    });
+    WebhookHarness harness(sink_to(receiver));
+    REQUIRE(harness.attempt(sample_delivery("req-0")).status == Status::delivered);
+    REQUIRE(harness.run_until([&] { return polls_of(harness.loop()).running == 0; }));
+    CHECK(polls_of(harness.loop()).all.size() == 1);  // stopped, kept until libcurl closes the socket
+
+    REQUIRE(harness.attempt(sample_delivery("req-1")).status == Status::delivered);
+    CHECK(receiver.accepts() == 2);
+    const Polls after = polls_of(harness.loop());
+    CHECK(after.all.size() == 1);  // the dead connection's poll closed with its socket
+    CHECK(after.running == 1);
+    const auto requests = receiver.requests();
+    REQUIRE(requests.size() == 2);
+    CHECK(requests[1].connection == 2);
 }
 
 TEST_CASE("curl multi: concurrent attempts keep their connections for the next round") {
@@ -198,7 +269,10 @@ TEST_CASE("curl multi: a shared multi closes and frees itself when its last owne
         REQUIRE(multi->add(easy, [&](CURLcode code) {
             events.push_back(code == CURLE_ABORTED_BY_CALLBACK ? "cancelled" : "other");
         }));
-        while (receiver.requests().empty()) uv_run(&loop, UV_RUN_ONCE);
+        // The request reaches the receiver's thread with nothing left for
+        // the loop to do (the receiver never answers): the loop is run with
+        // a tick, not until its next event, which never comes.
+        REQUIRE(run_loop_until(&loop, [&] { return !receiver.requests().empty(); }));
         multi.reset();
         CHECK(events.empty());
         uv_run(&loop, UV_RUN_DEFAULT);

@@ -57,6 +57,7 @@ struct Reply {
     std::vector<std::pair<std::string, std::string>> headers;
     std::string body;
     bool chunked = false;
+    bool close_after = false;  // respond, then close the connection without saying so beforehand
 };
 
 class HttpReceiver {
@@ -172,6 +173,7 @@ private:
                 return;
             }
             if (!send_reply(fd, reply)) return drop(fd, true);
+            if (reply.close_after) return drop(fd, false);
         }
     }
 

@@ -21,6 +21,7 @@
 #include "hooks/delivery.h"
 #include "hooks/record.h"
 #include "hooks/webhook_action.h"
+#include "tests/unit/hooks_test_loop.h"
 
 namespace afterhook::test {
 
@@ -115,21 +116,8 @@ public:
     hooks::CurlMulti& multi() { return *multi_; }
     hooks::Action& action() { return *action_; }
 
-    // Runs the loop until `done()` holds or `timeout` passes. A repeating
-    // timer keeps each iteration short whatever else is (not) active.
     bool run_until(const std::function<bool()>& done, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-        uv_timer_t tick;
-        uv_timer_init(&loop_, &tick);
-        uv_timer_start(&tick, [](uv_timer_t*) {}, 5, 5);
-        const auto deadline = std::chrono::steady_clock::now() + timeout;
-        bool met = done();
-        while (!met && std::chrono::steady_clock::now() < deadline) {
-            uv_run(&loop_, UV_RUN_ONCE);
-            met = done();
-        }
-        uv_close(reinterpret_cast<uv_handle_t*>(&tick), nullptr);
-        uv_run(&loop_, UV_RUN_NOWAIT);  // the tick's close callback, before `tick` leaves scope
-        return met;
+        return run_loop_until(&loop_, done, timeout);
     }
 
     // One attempt, run to its end. Checks that `done` did not run inside start().
