@@ -17,8 +17,13 @@
 
 namespace afterhook::hooks {
 
+// A write costs more than its bytes: a thread-pool round trip, and the file
+// system's per-call work (the inode's times, a journal handle). At about
+// 45,000 lines a second, writes of 256 KiB instead of 64 KiB took the thread
+// pool's CPU per line from a median of 0.42 to 0.33 microseconds; a line
+// waits no longer for it, the flush interval bounds that either way.
 struct LogSinkOptions {
-    size_t flush_bytes = 64 * 1024;             // a write starts once this much is buffered
+    size_t flush_bytes = 256 * 1024;            // a write starts once this much is buffered
     size_t max_buffer_bytes = 8 * 1024 * 1024;  // buffered + unwritten; beyond it lines are dropped
     uint64_t flush_interval_ms = 50;            // a smaller buffer waits at most this long
     uint64_t report_interval_ms = 10000;        // at most one failure report per interval

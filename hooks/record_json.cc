@@ -176,9 +176,40 @@ size_t milliseconds_bound(double value) {
     return has_fast_milliseconds(value) ? fast_milliseconds_length : max_milliseconds_length;
 }
 
+void write_micros_as_milliseconds(Cursor& out, uint64_t micros) {
+    write_unsigned(out, micros / 1000);
+    const auto fraction = static_cast<unsigned>(micros % 1000);
+    const char digits[] = {'.', static_cast<char>('0' + fraction / 100), static_cast<char>('0' + fraction / 10 % 10),
+                           static_cast<char>('0' + fraction % 10)};
+    out.put(std::string_view(digits, sizeof digits));
+}
+
+// The common case, in plain double arithmetic (the long double one below
+// costs several times more). Below 2^32 microseconds (about 71 minutes) the
+// double product is within 2^-22 of the exact one, so its fraction rounds
+// the same way as the exact value's unless it lies within 2^-21 of a tie:
+// those few, and larger values, take the exact way. False when it cannot
+// decide.
+bool round_in_double(double value, uint64_t& micros) {
+    constexpr double limit = 4294967.0;  // milliseconds: times 1000 stays below 2^32
+    constexpr double tie_margin = 0x1p-21;
+    if (!(value >= 0 && value < limit)) return false;
+    const double product = value * 1000.0;
+    micros = static_cast<uint64_t>(product);  // floor: product >= 0
+    const double fraction = product - static_cast<double>(micros);  // exact
+    if (std::fabs(fraction - 0.5) <= tie_margin) return false;
+    if (fraction > 0.5) ++micros;
+    return true;
+}
+
 void write_milliseconds(Cursor& out, double value) {
     if (!std::isfinite(value)) {
         out.put("null"sv);
+        return;
+    }
+    uint64_t micros = 0;
+    if (round_in_double(value, micros)) {
+        write_micros_as_milliseconds(out, micros);
         return;
     }
     // The product is exact in long double (53 + 10 bits fit its 64-bit
@@ -186,14 +217,10 @@ void write_milliseconds(Cursor& out, double value) {
     // rounding half to even on it is what to_chars does on the exact value.
     if (has_fast_milliseconds(value)) {
         const long double product = static_cast<long double>(value) * 1000.0L;
-        auto micros = static_cast<uint64_t>(product);  // floor: product >= 0
+        micros = static_cast<uint64_t>(product);  // floor: product >= 0
         const long double rest = product - static_cast<long double>(micros);  // exact
         if (rest > 0.5L || (rest == 0.5L && (micros & 1) != 0)) ++micros;
-        write_unsigned(out, micros / 1000);
-        const auto fraction = static_cast<unsigned>(micros % 1000);
-        const char digits[] = {'.', static_cast<char>('0' + fraction / 100), static_cast<char>('0' + fraction / 10 % 10),
-                               static_cast<char>('0' + fraction % 10)};
-        out.put(std::string_view(digits, sizeof digits));
+        write_micros_as_milliseconds(out, micros);
         return;
     }
     auto result = std::to_chars(out.at, out.at + max_milliseconds_length, value, std::chars_format::fixed, 3);
