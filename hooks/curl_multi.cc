@@ -137,6 +137,7 @@ int CurlMulti::on_timer_change(CURLM*, long timeout_ms, void* userp) {
 
 void CurlMulti::on_poll(uv_poll_t* poll, int status, int events) {
     auto* socket = static_cast<SocketPoll*>(poll->data);
+    if (status < 0) socket->events = 0;  // libuv stops a poll itself when it reports an error
     if (!socket->watched) {  // an idle connection turned readable: libcurl finds out when it next looks
         socket->owner->run_poll(socket, 0);
         return;
@@ -172,9 +173,13 @@ int CurlMulti::watch_socket(curl_socket_t fd, int what, SocketPoll* poll) {
         poll->watched = false;
         if (!poll->connection) {
             unwatch_socket(poll);
-        } else if (poll->events & UV_WRITABLE) {
-            run_poll(poll, 0);  // a socket is nearly always writable: only reading may go on idle
+            return 0;
         }
+        // Idle: not work the loop waits for. A poll that includes writing is
+        // stopped (a socket is nearly always writable); one for reading only
+        // goes on.
+        uv_unref(as_handle(&poll->poll));
+        if (poll->events & UV_WRITABLE) run_poll(poll, 0);
         return 0;
     }
     if (!poll) {
@@ -184,6 +189,7 @@ int CurlMulti::watch_socket(curl_socket_t fd, int what, SocketPoll* poll) {
         libcurl().multi_assign(multi_, fd, poll);
     }
     poll->watched = true;
+    uv_ref(as_handle(&poll->poll));
     int events = 0;
     if (what & CURL_POLL_IN) events |= UV_READABLE;
     if (what & CURL_POLL_OUT) events |= UV_WRITABLE;
@@ -205,9 +211,9 @@ CurlMulti::SocketPoll* CurlMulti::make_poll(curl_socket_t fd, bool connection) {
     return poll;
 }
 
-// Runs the poll for `events` (0 stops it); false if libuv refuses. libuv's uv_poll_start always
-// takes the socket out of epoll and puts it back, so an unchanged set is
-// left alone.
+// Runs the poll for `events` (0 stops it); false if libuv refuses. libuv's
+// uv_poll_start always takes the socket out of epoll and puts it back, so an
+// unchanged set is left alone.
 bool CurlMulti::run_poll(SocketPoll* poll, int events) {
     if (events == poll->events) return true;
     const int result = events == 0 ? uv_poll_stop(&poll->poll) : uv_poll_start(&poll->poll, events, &CurlMulti::on_poll);
@@ -216,20 +222,24 @@ bool CurlMulti::run_poll(SocketPoll* poll, int events) {
 }
 
 void CurlMulti::unwatch_socket(SocketPoll* poll) {
-    polls_.erase(poll->fd);
+    if (const auto entry = polls_.find(poll->fd); entry != polls_.end() && entry->second == poll) polls_.erase(entry);
     ++handles_closing_;
     uv_close(as_handle(&poll->poll), &CurlMulti::on_handle_closed);
 }
 
 // libcurl opens a connection socket (close-on-exec: an exec hook's command
 // must not inherit it) and we make its poll. A poll left under the same
-// number belongs to a socket libcurl closed without telling us (it does not
-// do that with its connections): it is closed first, so that libuv never
-// sees two polls for one descriptor.
+// number would belong to a socket libcurl closed without telling us (7.88
+// does not, for http and https): it is closed first, and libcurl is made to
+// forget it, so that libuv never sees two polls for one descriptor and
+// libcurl never hands back a freed one.
 curl_socket_t CurlMulti::open_socket(const curl_sockaddr& address) {
     const curl_socket_t fd = ::socket(address.family, address.socktype | SOCK_CLOEXEC, address.protocol);
     if (fd == CURL_SOCKET_BAD || closing_) return fd;
-    if (const auto stale = polls_.find(fd); stale != polls_.end()) unwatch_socket(stale->second);
+    if (const auto stale = polls_.find(fd); stale != polls_.end()) {
+        libcurl().multi_assign(multi_, fd, nullptr);
+        unwatch_socket(stale->second);
+    }
     if (!make_poll(fd, true)) {
         ::close(fd);
         return CURL_SOCKET_BAD;

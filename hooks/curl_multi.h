@@ -9,11 +9,13 @@
 // A connection's uv_poll_t lives as long as its socket, not as long as one
 // transfer: add() has libcurl open and close its connection sockets through
 // us (CURLOPT_OPENSOCKETFUNCTION, CURLOPT_CLOSESOCKETFUNCTION), so the poll
-// is made with the socket and closed just before it. In between, a
-// connection that goes back to libcurl's cache keeps its poll running for
-// what it last waited for (reading): an idle connection is not readable, and
-// the next transfer on it, which waits for the same, costs no epoll change
-// at all. Should the idle socket turn readable (the server closed it), its
+// is made with the socket and closed just before it, and the socket is
+// close-on-exec (libcurl's own socket pairs, for its resolver and its
+// wake-ups, are not). In between, a connection that goes back to libcurl's
+// cache keeps its poll running for what it last waited for (reading), but
+// unreferenced, so an idle connection never keeps the loop alive: it is not
+// readable, and the next transfer on it, which waits for the same, costs no
+// epoll change at all. Should the idle socket turn readable (the server closed it), its
 // poll stops at that first event, and libcurl finds the connection dead when
 // it next looks at it. A socket that libcurl closes on its own (its
 // resolver's) has a poll for as long as it is watched, as before. Every

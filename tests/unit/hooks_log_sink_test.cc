@@ -109,7 +109,7 @@ TEST_CASE("log sink: writes every record as one JSON line, in order") {
     {
         TestLoop loop;
         SinkPtr sink(new LogSink(&loop.loop, stats, file.string()));
-        constexpr int n = 5000;  // several 64 KiB writes
+        constexpr int n = 5000;  // several writes of flush_bytes (256 KiB)
         for (int i = 0; i < n; ++i) sink->deliver(numbered(i), {});
         sink->flush();
         CHECK(loop.run_until([&] { return sink->idle(); }));

@@ -90,6 +90,7 @@ TEST_CASE("curl multi: a kept-alive connection keeps one poll from transfer to t
     uv_os_fd_t fd = -1;
     REQUIRE(uv_fileno(reinterpret_cast<uv_handle_t*>(first.all[0]), &fd) == 0);
     CHECK((::fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0);
+    CHECK(uv_loop_alive(harness.loop()) == 0);  // an idle connection is not work the loop waits for
     for (int i = 1; i < 4; ++i) {
         REQUIRE(harness.attempt(sample_delivery("req-" + std::to_string(i))).status == Status::delivered);
         const Polls now = polls_of(harness.loop());
@@ -124,6 +125,22 @@ TEST_CASE("curl multi: an idle connection the receiver closes stops being polled
     const auto requests = receiver.requests();
     REQUIRE(requests.size() == 2);
     CHECK(requests[1].connection == 2);
+}
+
+// A receiver that answers "Connection: close": libcurl closes the socket
+// while its poll runs for reading, and the poll goes with it.
+TEST_CASE("curl multi: a connection libcurl closes takes its poll with it") {
+    HttpReceiver receiver([](const ReceivedRequest&) {
+        Reply reply;
+        reply.headers.emplace_back("Connection", "close");
+        return reply;
+    });
+    WebhookHarness harness(sink_to(receiver));
+    for (int i = 0; i < 3; ++i) {
+        REQUIRE(harness.attempt(sample_delivery("req-" + std::to_string(i))).status == Status::delivered);
+        CHECK(polls_of(harness.loop()).all.empty());
+    }
+    CHECK(receiver.accepts() == 3);
 }
 
 TEST_CASE("curl multi: concurrent attempts keep their connections for the next round") {

@@ -242,7 +242,8 @@ TEST_CASE("record json: durations have the digits to_chars gives them") {
     };
     std::vector<double> values = {0.0, 0.0005, 0.0015, 0.0625, 0.1875, 1.0005, 2.5, 10.5, 12.3456, 999.9995,
                                   123456789.0625, 4503599627370495.5, 1e14 + 0.0625, 1e15 - 1, 1e15, 1e16,
-                                  4294966.9995, 4294966.9985, 4294967.0, 4294967.0005};
+                                  4294966.9995, 4294966.9985, 4294967.0, 4294967.0005,
+                                  4294966.999, std::nextafter(4294967.0, 0.0)};
     std::mt19937_64 random(7);
     std::uniform_real_distribution<double> small(0.0, 10'000.0);
     std::uniform_int_distribution<uint64_t> micros(0, 10'000'000'000ULL);
