@@ -7,7 +7,6 @@
 #include <cstdlib>
 #include <stdexcept>
 #include <utility>
-#include <vector>
 
 #include "hooks/curl_library.h"
 #include "proxy/log.h"
@@ -110,9 +109,7 @@ void CurlMulti::close(std::function<void()> closed) {
     cancelled_ = std::move(transfers_);
     transfers_.clear();
     // Polls stop before libcurl closes their sockets in curl_multi_cleanup.
-    std::vector<SocketPoll*> polls;
-    for (const auto& [fd, poll] : polls_) polls.push_back(poll);
-    for (SocketPoll* poll : polls) unwatch_socket(poll);
+    while (!polls_.empty()) unwatch_socket(polls_.begin()->second);  // each takes its own entry out
     ++handles_closing_;
     uv_close(as_handle(&timer_), &CurlMulti::on_handle_closed);
     libcurl().multi_cleanup(multi_);

@@ -15,9 +15,9 @@
 // cache keeps its poll running for what it last waited for (reading), but
 // unreferenced, so an idle connection never keeps the loop alive: it is not
 // readable, and the next transfer on it, which waits for the same, costs no
-// epoll change at all. Should the idle socket turn readable (the server closed it), its
-// poll stops at that first event, and libcurl finds the connection dead when
-// it next looks at it. A socket that libcurl closes on its own (its
+// epoll change at all. Should the idle socket turn readable (the server
+// closed it), its poll stops at that first event, and libcurl finds the
+// connection dead when it next looks at it. A socket that libcurl closes on its own (its
 // resolver's) has a poll for as long as it is watched, as before. Every
 // webhook on a kept-alive connection is spared a handle set-up and tear-down
 // and four or five system calls.
