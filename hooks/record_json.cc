@@ -167,7 +167,7 @@ static_assert(std::numeric_limits<long double>::digits >= 64,
 // Durations are small and non-negative: for them whole microseconds are
 // formatted directly, several times faster than to_chars in fixed notation
 // and with the same digits.
-bool has_fast_milliseconds(double value) { return value >= 0 && value < 1e15; }
+bool has_fast_milliseconds(double value) { return !std::signbit(value) && value < 1e15; }
 
 constexpr size_t fast_milliseconds_length = 24;  // "999999999999.999" and then some
 constexpr size_t max_milliseconds_length = 400;  // the longest finite double in fixed notation
@@ -193,7 +193,7 @@ void write_micros_as_milliseconds(Cursor& out, uint64_t micros) {
 bool round_in_double(double value, uint64_t& micros) {
     constexpr double limit = 4294967.0;  // milliseconds: times 1000 stays below 2^32
     constexpr double tie_margin = 0x1p-21;
-    if (!(value >= 0 && value < limit)) return false;
+    if (std::signbit(value) || !(value < limit)) return false;  // -0.0 too: to_chars writes its sign
     const double product = value * 1000.0;
     micros = static_cast<uint64_t>(product);  // floor: product >= 0
     const double fraction = product - static_cast<double>(micros);  // exact
@@ -278,6 +278,10 @@ size_t fields_bound(const std::vector<Field>& fields) {
 
 void append_json_string(std::string& out, std::string_view text) {
     append_bounded(out, 2 + escaped_bound(text), [&](Cursor& cursor) { write_string(cursor, text); });
+}
+
+void append_milliseconds(std::string& out, double value) {
+    append_bounded(out, milliseconds_bound(value), [&](Cursor& cursor) { write_milliseconds(cursor, value); });
 }
 
 size_t json_line_bound(const Record& record) {

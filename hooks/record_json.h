@@ -27,4 +27,11 @@ std::string to_json_line(const Record& record);
 // Appends `text` as a quoted JSON string with the escaping described above.
 void append_json_string(std::string& out, std::string_view text);
 
+// Appends a duration in milliseconds with three decimals, rounded as
+// std::to_chars rounds (the exact value, ties to even): "12.346". NaN and
+// infinities, which have no JSON number form, are written as null. The JSON
+// line and the {{duration_ms}} and {{upstream_ms}} placeholders both write
+// durations this way.
+void append_milliseconds(std::string& out, double value);
+
 }  // namespace afterhook::hooks

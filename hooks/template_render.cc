@@ -1,7 +1,5 @@
 #include "hooks/template_render.h"
 
-#include <cstdio>
-
 #include "config/template.h"
 #include "hooks/record_json.h"
 #include "hooks/timestamp.h"
@@ -16,12 +14,6 @@ const std::string* find_field(const std::vector<Field>& fields, const std::strin
     for (const auto& field : fields)
         if (field.first == name) return &field.second;
     return nullptr;
-}
-
-void append_number(std::string& out, double value, int decimals) {
-    char buffer[48];
-    int n = std::snprintf(buffer, sizeof buffer, "%.*f", decimals, value);
-    if (n > 0) out.append(buffer, static_cast<size_t>(n));
 }
 
 // Appends the value of one placeholder. Returns false when the exchange had
@@ -56,11 +48,11 @@ bool append_field(const config::TemplatePart& part, const RenderContext& ctx, st
     case Kind::response_bytes: return text(std::to_string(r.response_body_bytes));
     case Kind::outcome: return text(to_string(r.outcome));
     case Kind::duration_ms:
-        append_number(out, r.duration_ms, 3);
+        append_milliseconds(out, r.duration_ms);
         return true;
     case Kind::upstream_ms:
         if (r.upstream_ms < 0) return false;
-        append_number(out, r.upstream_ms, 3);
+        append_milliseconds(out, r.upstream_ms);
         return true;
     case Kind::time:
         append_timestamp(out, r.start_time);

@@ -79,7 +79,9 @@ private:
 
     ClientConnection& client_;
     Worker& worker_;
-    std::shared_ptr<const config::Config> config_;  // the config this exchange started under
+    // The config this exchange started under; with hooks, finish() moves it
+    // into the record.
+    std::shared_ptr<const config::Config> config_;
     // Taken from the worker's outbox and filled in place; handed over in
     // finish(), after which nothing writes to it (the exchange is detached
     // from its connection and upstream by then).

@@ -225,7 +225,7 @@ TEST_CASE("record json: a byte that needs escaping is found at every position of
 
 // Durations are written from whole microseconds, not through to_chars; the
 // digits must be the ones to_chars gives (three decimals, round half to
-// even on the exact value), ties and large values included.
+// even on the exact value), ties, large values and a negative zero included.
 TEST_CASE("record json: durations have the digits to_chars gives them") {
     auto written = [](double value) {
         Record r = full_record();
@@ -243,7 +243,7 @@ TEST_CASE("record json: durations have the digits to_chars gives them") {
     std::vector<double> values = {0.0, 0.0005, 0.0015, 0.0625, 0.1875, 1.0005, 2.5, 10.5, 12.3456, 999.9995,
                                   123456789.0625, 4503599627370495.5, 1e14 + 0.0625, 1e15 - 1, 1e15, 1e16,
                                   4294966.9995, 4294966.9985, 4294967.0, 4294967.0005,
-                                  4294966.999, std::nextafter(4294967.0, 0.0)};
+                                  4294966.999, std::nextafter(4294967.0, 0.0), -0.0, -0.0005, -2.5, -12.3456};
     std::mt19937_64 random(7);
     std::uniform_real_distribution<double> small(0.0, 10'000.0);
     std::uniform_int_distribution<uint64_t> micros(0, 10'000'000'000ULL);
@@ -255,6 +255,9 @@ TEST_CASE("record json: durations have the digits to_chars gives them") {
     for (const double value : values) {
         INFO("value ", value);
         REQUIRE(written(value) == reference(value));
+        std::string appended;
+        afterhook::hooks::append_milliseconds(appended, value);
+        REQUIRE(appended == reference(value));
     }
 }
 

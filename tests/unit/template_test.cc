@@ -2,8 +2,10 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <limits>
 
 #include "config/template.h"
+#include "hooks/record_json.h"
 #include "hooks/template_render.h"
 
 using afterhook::config::Capture;
@@ -110,6 +112,38 @@ TEST_CASE("JSON bodies escape every string and keep numbers numeric") {
     std::string out;
     afterhook::hooks::render_json(body, ctx, out);
     CHECK(out == "{\"text\":\"POST /a\\\"b\\\\c\\n\\u0001\",\"status\":503,\"upstream\":null,\"list\":[true,null]}");
+}
+
+// {{duration_ms}} and {{upstream_ms}} are written as the JSON line writes
+// durations, digit for digit, and a value with no JSON number form cannot
+// break a JSON body.
+TEST_CASE("durations render with the JSON line's digits, and a non-finite one as null") {
+    Record r = sample_record();
+    TriggerParams none;
+    RenderContext ctx{r, none, "h"};
+    const Template text = compile("{{duration_ms}}|{{upstream_ms}}");
+    for (const double value : {0.0, 0.0005, 0.0015, 2.5, 12.3456, 999.9995, 4294966.9995, 1e15, 1e16, 2e300}) {
+        r.duration_ms = r.upstream_ms = value;
+        std::string expected;
+        afterhook::hooks::append_milliseconds(expected, value);
+        const std::string line = afterhook::hooks::to_json_line(r);
+        INFO("value ", value, " line ", line);
+        CHECK(line.find("\"afterhook.duration_ms\":" + expected + ",") != std::string::npos);
+        CHECK(afterhook::hooks::render_text(text, ctx) == expected + "|" + expected);
+    }
+
+    JsonTemplate duration;
+    duration.kind = JsonTemplate::Kind::string;
+    duration.text = compile("{{duration_ms}}");
+    JsonTemplate body;
+    body.kind = JsonTemplate::Kind::object;
+    body.members = {{"d", duration}};
+    for (const double value : {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity()}) {
+        r.duration_ms = value;
+        std::string out;
+        afterhook::hooks::render_json(body, ctx, out);
+        CHECK(out == "{\"d\":null}");
+    }
 }
 
 TEST_CASE("invalid UTF-8 from a client never breaks the JSON") {
