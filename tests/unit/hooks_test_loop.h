@@ -11,20 +11,31 @@ namespace afterhook::test {
 
 // Runs `loop` until `done()` holds or `timeout` passes. A repeating timer
 // keeps each iteration short whatever else is (not) active, so a condition
-// another thread makes true is seen within milliseconds.
+// another thread makes true is seen within milliseconds. The timer lives on
+// this stack frame: it is closed on the way out, also when `done()` throws
+// (a failed REQUIRE inside it), so the loop never keeps a dangling handle.
 inline bool run_loop_until(uv_loop_t* loop, const std::function<bool()>& done,
                            std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-    uv_timer_t tick;
-    uv_timer_init(loop, &tick);
-    uv_timer_start(&tick, [](uv_timer_t*) {}, 2, 2);
+    struct Tick {
+        uv_loop_t* loop;
+        uv_timer_t timer{};
+        explicit Tick(uv_loop_t* on) : loop(on) {
+            uv_timer_init(loop, &timer);
+            uv_timer_start(&timer, [](uv_timer_t*) {}, 2, 2);
+        }
+        ~Tick() {
+            uv_close(reinterpret_cast<uv_handle_t*>(&timer), nullptr);
+            uv_run(loop, UV_RUN_NOWAIT);  // the close callback, before `timer` goes away
+        }
+        Tick(const Tick&) = delete;
+        Tick& operator=(const Tick&) = delete;
+    } tick(loop);
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     bool met = done();
     while (!met && std::chrono::steady_clock::now() < deadline) {
         uv_run(loop, UV_RUN_ONCE);
         met = done();
     }
-    uv_close(reinterpret_cast<uv_handle_t*>(&tick), nullptr);
-    uv_run(loop, UV_RUN_NOWAIT);  // the tick's close callback, before `tick` goes away
     return met;
 }
 
