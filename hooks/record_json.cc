@@ -169,7 +169,7 @@ static_assert(std::numeric_limits<long double>::digits >= 64,
 // and with the same digits.
 bool has_fast_milliseconds(double value) { return !std::signbit(value) && value < 1e15; }
 
-constexpr size_t fast_milliseconds_length = 24;  // "999999999999.999" and then some
+constexpr size_t fast_milliseconds_length = 24;  // "1000000000000000.000" (20) and then some
 constexpr size_t max_milliseconds_length = 400;  // the longest finite double in fixed notation
 
 size_t milliseconds_bound(double value) {

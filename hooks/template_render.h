@@ -2,7 +2,9 @@
 // hook thread. Values come only from the record and the trigger's params; a
 // field the exchange did not have (a header that was not sent, upstream_ms
 // when the upstream was never reached) renders as empty text, or as null
-// where a JSON number stood.
+// where a JSON number stood. Durations are written as the JSON line writes
+// them (append_milliseconds): three decimals, and null for a value that is
+// not finite, in text as in JSON.
 #pragma once
 
 #include <string>

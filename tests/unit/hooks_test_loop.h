@@ -12,20 +12,27 @@ namespace afterhook::test {
 // Runs `loop` until `done()` holds or `timeout` passes. A repeating timer
 // keeps each iteration short whatever else is (not) active, so a condition
 // another thread makes true is seen within milliseconds. The timer lives on
-// this stack frame: it is closed on the way out, also when `done()` throws
-// (a failed REQUIRE inside it), so the loop never keeps a dangling handle.
+// this stack frame: it is closed before returning, and also on the way out
+// when `done()` throws (a failed REQUIRE inside it), so the loop never keeps
+// a dangling handle. Only that second close runs in a destructor, where an
+// exception from a callback would end the test run.
 inline bool run_loop_until(uv_loop_t* loop, const std::function<bool()>& done,
                            std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
     struct Tick {
         uv_loop_t* loop;
         uv_timer_t timer{};
+        bool closed = false;
         explicit Tick(uv_loop_t* on) : loop(on) {
             uv_timer_init(loop, &timer);
             uv_timer_start(&timer, [](uv_timer_t*) {}, 2, 2);
         }
-        ~Tick() {
+        void close() {
+            closed = true;
             uv_close(reinterpret_cast<uv_handle_t*>(&timer), nullptr);
             uv_run(loop, UV_RUN_NOWAIT);  // the close callback, before `timer` goes away
+        }
+        ~Tick() {
+            if (!closed) close();
         }
         Tick(const Tick&) = delete;
         Tick& operator=(const Tick&) = delete;
@@ -36,6 +43,7 @@ inline bool run_loop_until(uv_loop_t* loop, const std::function<bool()>& done,
         uv_run(loop, UV_RUN_ONCE);
         met = done();
     }
+    tick.close();
     return met;
 }
 
