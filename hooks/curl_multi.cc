@@ -1,5 +1,7 @@
 #include "hooks/curl_multi.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -7,6 +9,7 @@
 #include <cstdlib>
 #include <stdexcept>
 #include <utility>
+#include <vector>
 
 #include "hooks/curl_library.h"
 #include "proxy/log.h"
@@ -18,11 +21,42 @@ namespace {
 uv_handle_t* as_handle(uv_timer_t* timer) { return reinterpret_cast<uv_handle_t*>(timer); }
 uv_handle_t* as_handle(uv_poll_t* poll) { return reinterpret_cast<uv_handle_t*>(poll); }
 
+// The descriptors open in this process now (empty when /proc is missing).
+std::vector<int> open_descriptors() {
+    std::vector<int> found;
+    DIR* dir = ::opendir("/proc/self/fd");
+    if (!dir) return found;
+    const int own = ::dirfd(dir);
+    while (const dirent* entry = ::readdir(dir)) {
+        if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
+        const int fd = std::atoi(entry->d_name);
+        if (fd != own) found.push_back(fd);
+    }
+    ::closedir(dir);
+    std::sort(found.begin(), found.end());
+    return found;
+}
+
+// Marks close-on-exec every descriptor opened since `before` was taken.
+// libcurl makes a socket pair for each multi handle without the flag, and an
+// exec hook's command would otherwise inherit it. Every descriptor afterhook
+// itself opens has the flag already, so one opened meanwhile by another
+// thread is left as it was.
+void close_on_exec_since(const std::vector<int>& before) {
+    for (const int fd : open_descriptors()) {
+        if (std::binary_search(before.begin(), before.end(), fd)) continue;
+        const int flags = ::fcntl(fd, F_GETFD);
+        if (flags >= 0 && (flags & FD_CLOEXEC) == 0) ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+    }
+}
+
 }  // namespace
 
 CurlMulti::CurlMulti(uv_loop_t* loop) : loop_(loop) {
+    const std::vector<int> before = open_descriptors();
     multi_ = libcurl().multi_init();  // loads and initialises libcurl the first time
     if (!multi_) throw std::runtime_error("libcurl cannot create a multi handle");
+    close_on_exec_since(before);
     uv_timer_init(loop_, &timer_);
     timer_.data = this;
     libcurl().multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &CurlMulti::on_socket);

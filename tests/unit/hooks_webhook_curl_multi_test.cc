@@ -4,6 +4,8 @@
 #include <uv.h>
 
 #include <atomic>
+#include <filesystem>
+#include <set>
 #include <memory>
 #include <chrono>
 #include <optional>
@@ -268,6 +270,36 @@ TEST_CASE("curl multi: raw transfers complete through the loop, never inside add
         CHECK_FALSE(called);
         curl_easy_cleanup(easy);
     }
+    CHECK(uv_loop_close(&loop) == 0);
+}
+
+// libcurl opens a socket pair for each multi handle without close-on-exec;
+// an exec hook's command must not inherit it (nor anything else afterhook
+// opens).
+TEST_CASE("curl multi: every descriptor a new multi opens is close-on-exec") {
+    auto descriptors = [] {
+        std::set<int> found;
+        for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+            found.insert(std::stoi(entry.path().filename().string()));
+        }
+        return found;
+    };
+    uv_loop_t loop;
+    REQUIRE(uv_loop_init(&loop) == 0);
+    const std::set<int> before = descriptors();
+    std::shared_ptr<CurlMulti> multi = CurlMulti::make_shared(&loop);
+    size_t opened = 0;
+    for (const int fd : descriptors()) {
+        if (before.count(fd) != 0) continue;
+        const int flags = ::fcntl(fd, F_GETFD);
+        if (flags < 0) continue;  // the listing's own directory, closed since
+        ++opened;
+        INFO("descriptor ", fd);
+        CHECK((flags & FD_CLOEXEC) != 0);
+    }
+    CHECK(opened > 0);  // the check saw what the multi opened
+    multi.reset();
+    uv_run(&loop, UV_RUN_DEFAULT);
     CHECK(uv_loop_close(&loop) == 0);
 }
 
