@@ -10,17 +10,18 @@
 // transfer: add() has libcurl open and close its connection sockets through
 // us (CURLOPT_OPENSOCKETFUNCTION, CURLOPT_CLOSESOCKETFUNCTION), so the poll
 // is made with the socket and closed just before it, and the socket is
-// close-on-exec (libcurl's own socket pairs, for its resolver and its
-// wake-ups, are not). In between, a connection that goes back to libcurl's
-// cache keeps its poll running for what it last waited for (reading), but
-// unreferenced, so an idle connection never keeps the loop alive: it is not
-// readable, and the next transfer on it, which waits for the same, costs no
-// epoll change at all. Should the idle socket turn readable (the server
-// closed it), its poll stops at that first event, and libcurl finds the
-// connection dead when it next looks at it. A socket that libcurl closes on its own (its
-// resolver's) has a poll for as long as it is watched, as before. Every
-// webhook on a kept-alive connection is spared a handle set-up and tear-down
-// and four or five system calls.
+// close-on-exec. So is the wake-up socket pair libcurl opens with the multi
+// handle (marked right after curl_multi_init); the pair its threaded
+// resolver opens for each host name lookup is not. In between, a connection
+// that goes back to libcurl's cache keeps its poll running for what it last
+// waited for (reading), but unreferenced, so an idle connection never keeps
+// the loop alive: it is not readable, and the next transfer on it, which
+// waits for the same, costs no epoll change at all. Should the idle socket
+// turn readable (the server closed it), its poll stops at that first event,
+// and libcurl finds the connection dead when it next looks at it. A socket
+// that libcurl closes on its own (its resolver's) has a poll for as long as
+// it is watched, as before. Every webhook on a kept-alive connection is
+// spared a handle set-up and tear-down and four or five system calls.
 #pragma once
 
 #include <curl/curl.h>
